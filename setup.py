@@ -1,0 +1,25 @@
+"""speechproc: speech processing recipes with large models (ASR, LM, TTS, VC, fine-tuning)."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).resolve().parent
+requirements = [
+    line.strip()
+    for line in (here / "tools" / "requirements.txt").read_text().splitlines()
+    if line.strip() and not line.startswith("#") and not line.startswith("pytest")
+]
+
+setup(
+    name="speechproc",
+    version="0.1.0",
+    description="Kaldi/ESPnet-style speech recipes built on PyTorch and SpeechBrain",
+    long_description=(here / "README.md").read_text() if (here / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    packages=find_packages(include=["speechproc", "speechproc.*"]),
+    install_requires=requirements,
+    extras_require={"test": ["pytest"]},
+    entry_points={"console_scripts": ["speechproc=speechproc.bin.__main__:main"]},
+)

@@ -1,0 +1,49 @@
+"""Generate RESULTS.md from every ``score_*/score.json`` below an experiment dir.
+
+    python -m speechproc.bin.make_results exp [--out RESULTS.md]
+
+One markdown table per model (decode dir, set, WER, CER, #utts) under an environment header
+(date, git commit, Python/torch versions, CPU, this command line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from speechproc.score.results import write_results_md
+from speechproc.utils import run_verb, setup_logging
+
+logger = logging.getLogger(__name__)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """Command-line options of ``make_results``."""
+    p = argparse.ArgumentParser(
+        prog="make_results",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("exp_dir", help="experiment root, e.g. exp")
+    p.add_argument("--out", default=None, help="output file (default: <exp_dir>/RESULTS.md)")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Collect scores and write RESULTS.md."""
+    args = get_parser().parse_args(argv)
+    setup_logging()
+    cli = list(sys.argv[1:] if argv is None else argv)
+    command = " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.make_results"] + cli)
+    out = Path(args.out) if args.out else Path(args.exp_dir) / "RESULTS.md"
+    write_results_md(args.exp_dir, out, command)
+    logger.info("wrote %s", out)
+    return 0
+
+
+if __name__ == "__main__":
+    run_verb(main)

@@ -1,0 +1,39 @@
+"""Check a Kaldi data dir: sorted unique keys, consistent files, speaker prefixes, transcripts, audio.
+
+    python -m speechproc.bin.validate_data_dir [--check-audio] [--sample-rate N] data/train
+
+Exits 1 and lists every problem (file, key or line, value, fix) when the dir is invalid.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Optional, Sequence
+
+from speechproc.data.datadir import DataDir
+from speechproc.utils import run_verb, setup_logging
+
+logger = logging.getLogger(__name__)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--check-audio", action="store_true",
+                   help="decode every recording (catches corrupt/truncated files, failing pipes, stereo)")
+    p.add_argument("--sample-rate", type=int, default=None, help="expected sample rate in Hz")
+    p.add_argument("data_dir", help="the data dir to check")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = get_parser().parse_args(argv)
+    setup_logging()
+    data = DataDir.load(args.data_dir, validate=False)
+    data.validate(check_audio=args.check_audio, sample_rate=args.sample_rate, path_for_messages=args.data_dir)
+    logger.info("%s is valid: %d utterances, %d speakers, %d recordings%s", args.data_dir, len(data),
+                len(data.speakers), len(data.wav_scp), " (audio checked)" if args.check_audio else "")
+    return 0
+
+
+if __name__ == "__main__":
+    run_verb(main)

@@ -1,0 +1,191 @@
+"""RESULTS.md from an experiment tree: every ``score_*/score.json`` under it, one table per model.
+
+Layout read (what ``speechproc.bin.score_asr`` writes)::
+
+    <exp>/<model>/<decode dir>/score_wer/score.json
+    <exp>/<model>/<decode dir>/score_cer/score.json
+
+The model is the path of the decode dir's parent relative to ``<exp>`` (nested model dirs work);
+the set is the ``set`` field of ``score.json`` (the data dir of the reference). The file starts
+with the environment that generated it (date, git commit with ``-dirty`` for uncommitted changes
+to tracked files, Python/torch versions, CPU) and the command line, so every figure says where it
+came from. It is generated, never typed by hand.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import platform
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Union
+
+from speechproc.utils import SpeechprocError, atomic_write_text
+
+__all__ = ["DecodeScores", "collect_scores", "git_commit", "environment_info", "format_results_md", "write_results_md"]
+
+PathLike = Union[str, Path]
+_METRIC_ORDER = ("wer", "cer", "ter")
+
+
+@dataclass
+class DecodeScores:
+    """The scores of one decode dir: ``metrics`` maps ``wer``/``cer``/``ter`` to its ``score.json``."""
+
+    model: str
+    decode_dir: str
+    set_name: str
+    metrics: Dict[str, Dict[str, object]] = field(default_factory=dict)
+
+    @property
+    def n_utts(self) -> Optional[int]:
+        """Number of scored utterances (from any metric)."""
+        for m in self.metrics.values():
+            if "n_utts" in m:
+                return int(m["n_utts"])  # type: ignore[call-overload]
+        return None
+
+
+def collect_scores(exp_dir: PathLike) -> List[DecodeScores]:
+    """Find every ``score_<metric>/score.json`` under ``exp_dir``.
+
+    Args:
+        exp_dir: the experiment root (e.g. ``exp``).
+
+    Returns:
+        One entry per decode dir, sorted by model then decode dir (C locale).
+    """
+    exp_dir = Path(exp_dir)
+    if not exp_dir.is_dir():
+        raise SpeechprocError(f"{exp_dir}: no such directory; pass the experiment dir (e.g. exp)")
+    found: Dict[Path, DecodeScores] = {}
+    for path in sorted(exp_dir.rglob("score.json")):
+        score_dir = path.parent
+        if not score_dir.name.startswith("score_") or any(p.startswith(".") for p in path.relative_to(exp_dir).parts):
+            continue  # not a score dir, or the temporary dir of a writer
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise SpeechprocError(f"{path}: not a valid score.json ({e}); re-run the scoring stage") from None
+        metric = score_dir.name[len("score_") :]
+        if metric not in data:
+            raise SpeechprocError(
+                f"{path}: has no '{metric}' field; it was not written by score_asr, re-run the scoring stage"
+            )
+        decode = score_dir.parent
+        rel_model = decode.parent.relative_to(exp_dir).as_posix() if decode != exp_dir else "."
+        entry = found.get(decode)
+        if entry is None:
+            set_name = str(data.get("set") or "-")
+            entry = found[decode] = DecodeScores(rel_model, decode.name, set_name)
+        entry.metrics[metric] = data
+    return sorted(found.values(), key=lambda d: (d.model, d.decode_dir))
+
+
+def _run_git(args: List[str], cwd: Path) -> Optional[str]:
+    try:
+        out = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_commit(path: PathLike) -> str:
+    """``git rev-parse --short HEAD`` of the repository holding ``path``, with ``-dirty`` when
+    tracked files have uncommitted changes; ``unknown`` outside a repository or before the first commit."""
+    cwd = Path(path)
+    cwd = cwd if cwd.is_dir() else cwd.parent
+    commit = _run_git(["rev-parse", "--short", "HEAD"], cwd)
+    if not commit:
+        return "unknown"
+    status = _run_git(["status", "--porcelain", "--untracked-files=no"], cwd)
+    return commit + ("-dirty" if status else "")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _version(pkg: str) -> str:
+    try:
+        return importlib.metadata.version(pkg)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def environment_info(repo_path: PathLike) -> Dict[str, str]:
+    """Date, git commit of ``repo_path`` (falling back to the speechproc checkout), Python, torch, CPU."""
+    commit = git_commit(repo_path)
+    if commit == "unknown":
+        commit = git_commit(Path(__file__).resolve().parent)
+    return {
+        "date": datetime.datetime.now().astimezone().strftime("%a %b %d %H:%M:%S %Z %Y"),
+        "git commit": commit,
+        "python version": platform.python_version(),
+        "torch version": _version("torch"),
+        "CPU": _cpu_model(),
+    }
+
+
+def _fmt(metric: Optional[Mapping[str, object]], key: str) -> str:
+    if not metric or key not in metric:
+        return "-"
+    return f"{float(metric[key]):.2f}"  # type: ignore[arg-type]
+
+
+def format_results_md(exp_dir: PathLike, command: str, env: Optional[Mapping[str, str]] = None) -> str:
+    """Render RESULTS.md for ``exp_dir``.
+
+    Args:
+        exp_dir: the experiment root.
+        command: the command line that generates the file (recorded in it).
+        env: the environment block; default :func:`environment_info` of ``exp_dir``.
+
+    Returns:
+        The markdown text.
+    """
+    scores = collect_scores(exp_dir)
+    if not scores:
+        raise SpeechprocError(
+            f"{exp_dir}: no score_*/score.json found below it; run the scoring stage (speechproc.bin.score_asr) first"
+        )
+    env = dict(environment_info(exp_dir) if env is None else env)
+    lines = [
+        "<!-- Generated by speechproc.bin.make_results; do not edit by hand. -->",
+        "# RESULTS",
+        "",
+        "## Environments",
+    ]
+    lines += [f"- {k}: `{v}`" for k, v in env.items()]
+    lines += [f"- command: `{command}`", ""]
+    by_model: Dict[str, List[DecodeScores]] = {}
+    for d in scores:
+        by_model.setdefault(d.model, []).append(d)
+    for model, rows in by_model.items():
+        metrics = [m for m in _METRIC_ORDER if any(m in r.metrics for r in rows)]
+        head = ["decode dir", "set"] + [f"{m.upper()} (%)" for m in metrics] + ["#utts"]
+        lines += [f"## {model}", "", "|" + "|".join(head) + "|", "|" + "|".join(["---"] * len(head)) + "|"]
+        for r in rows:
+            cells = [r.decode_dir, r.set_name] + [_fmt(r.metrics.get(m), m) for m in metrics]
+            cells.append(str(r.n_utts) if r.n_utts is not None else "-")
+            lines.append("|" + "|".join(cells) + "|")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_results_md(
+    exp_dir: PathLike, out_path: PathLike, command: str, env: Optional[Mapping[str, str]] = None
+) -> Path:
+    """Write :func:`format_results_md` to ``out_path`` atomically; returns ``out_path``."""
+    text = format_results_md(exp_dir, command, env)
+    atomic_write_text(out_path, text)
+    return Path(out_path)

@@ -1,0 +1,41 @@
+"""Text processing: cleaners (:mod:`.normalize`) and tokenizers (:mod:`.tokenizer`)."""
+from speechproc.text.normalize import CLEANERS, clean, english_cleaner, get_cleaner, strip_punctuation, upper_cleaner
+from speechproc.text.tokenizer import (
+    BLANK,
+    SOS_EOS,
+    SPACE,
+    TOKENIZER_TYPES,
+    UNK,
+    CharTokenizer,
+    SentencePieceTokenizer,
+    Tokenizer,
+    WordTokenizer,
+    default_token_dir,
+    load_tokenizer,
+    load_training_text,
+    read_tokens,
+    train_tokenizer,
+)
+
+__all__ = [
+    "CLEANERS",
+    "clean",
+    "english_cleaner",
+    "get_cleaner",
+    "strip_punctuation",
+    "upper_cleaner",
+    "BLANK",
+    "SOS_EOS",
+    "SPACE",
+    "TOKENIZER_TYPES",
+    "UNK",
+    "CharTokenizer",
+    "SentencePieceTokenizer",
+    "Tokenizer",
+    "WordTokenizer",
+    "default_token_dir",
+    "load_tokenizer",
+    "load_training_text",
+    "read_tokens",
+    "train_tokenizer",
+]

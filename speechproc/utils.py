@@ -1,0 +1,129 @@
+"""Small shared helpers: logging set-up, user-facing errors, atomic file and directory writes.
+
+Every module logs through ``logging.getLogger(__name__)``; verbs call :func:`setup_logging` once.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import sys
+import uuid
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence, Union
+
+__all__ = [
+    "LOG_FORMAT",
+    "SpeechprocError",
+    "setup_logging",
+    "atomic_write_text",
+    "atomic_output_dir",
+    "run_verb",
+]
+
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(filename)s:%(lineno)d] %(message)s"
+
+PathLike = Union[str, os.PathLike]
+
+
+class SpeechprocError(Exception):
+    """An error caused by the user's input or environment.
+
+    The message must name the file, the key or line, the offending value, and the fix.
+    Verbs print it without a traceback and exit with status 1.
+    """
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Configure the root logger with the project's one log format (idempotent)."""
+    level = logging.DEBUG if verbose else logging.INFO
+    root = logging.getLogger()
+    if not any(getattr(h, "_speechproc", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        handler._speechproc = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)
+
+
+def _tmp_sibling(path: Path, tag: str) -> Path:
+    return path.with_name(f".{path.name}.{tag}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
+
+
+def atomic_write_text(path: PathLike, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``.
+
+    A reader never sees a half-written file, even if the writer is killed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_sibling(path, "tmp")
+    try:
+        with open(tmp, "w", encoding=encoding) as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _remove_stale_tmp(path: Path) -> None:
+    """Remove leftovers ``.<name>.tmp.*`` / ``.<name>.old.*`` of killed writers of ``path``."""
+    if not path.parent.is_dir():
+        return
+    for p in path.parent.glob(f".{path.name}.tmp.*"):
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+    for p in path.parent.glob(f".{path.name}.old.*"):
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_output_dir(path: PathLike, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a fresh temporary directory that replaces ``path`` when the block succeeds.
+
+    On an exception (or if the process is killed) ``path`` is left as it was and the temporary
+    directory is removed (or cleaned by the next call), so an interrupted writer never leaves
+    a directory that looks complete.
+
+    Args:
+        path: the final directory.
+        overwrite: replace an existing ``path``; if False an existing ``path`` is an error.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_tmp(path)
+    if path.exists() and not overwrite:
+        raise SpeechprocError(f"{path} exists already; remove it or pass --force/overwrite")
+    tmp = _tmp_sibling(path, "tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if path.exists():
+        old = _tmp_sibling(path, "old")
+        os.replace(path, old)
+    os.replace(tmp, path)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def run_verb(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Optional[Sequence[str]] = None) -> None:
+    """Run a verb's ``main``: user errors print ``<verb>: error: <message>`` and exit 1."""
+    prog = Path(sys.argv[0]).stem if sys.argv and sys.argv[0] else "speechproc"
+    if prog == "__main__":
+        prog = main.__module__.rsplit(".", 1)[-1]
+    try:
+        rc = main(argv)
+    except SpeechprocError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        sys.exit(130)
+    sys.exit(rc or 0)

@@ -1,0 +1,182 @@
+# The shared recipe runner, sourced by every egs/<corpus>/<task>/run.sh.
+#
+# A run.sh looks like this:
+#
+#     #!/usr/bin/env bash
+#     # Stages: 1 data preparation ...
+#     . "$(dirname "$0")/../../../tools/recipe.sh"
+#     train_set=train_nodev     # data dir to train on
+#     recipe_main "$@"
+#
+# Sourcing this file defines the common options (below) and remembers which variables exist;
+# every variable that run.sh assigns afterwards is a recipe option. `recipe_main "$@"` then
+#   - parses Kaldi-style options: `--foo-bar VALUE` or `--foo-bar=VALUE` sets `foo_bar`; an option
+#     that is not a known variable is an error; `--help` lists options, defaults and stages;
+#   - runs the numbered stage scripts `NN_<name>.sh` of the recipe dir in order, from --stage to
+#     --stop-stage, each in its own `bash -euo pipefail` with all options exported;
+#   - logs `Stage N: <what>` (the script's first comment line) and the time the stage took;
+#   - marks a stage done (.stages/NN_<name>.done, written atomically) only after the script
+#     exited 0, and skips a done stage on re-run unless --force is given. A stage script may
+#     list its outputs in a `# outputs: path ...` comment; a done stage whose outputs are gone
+#     runs again.
+# Stage scripts write their outputs through the speechproc verbs, which write to temporary
+# names and rename, so a stage killed half-way never leaves outputs that look complete.
+
+# ---- common options (every recipe has these) ----
+stage=1            # first stage to run
+stop_stage=10000   # last stage to run
+nj=4               # number of parallel jobs for split work (decoding, feature extraction, ...)
+cmd=local          # job backend: local or slurm
+cmd_conf=conf/slurm.yaml  # site options for --cmd slurm (partition, time, mem, cpus, gpus); tools/slurm/slurm.yaml when the recipe has none
+nproc=1            # processes per training job (torchrun --nproc_per_node)
+ngpu=0             # GPUs per training job
+force=false        # redo stages that are marked done
+profile=full       # config set: full (the benchmark configs) or quick (small configs for a fast end-to-end run)
+
+_recipe_common_opts="stage stop_stage nj cmd cmd_conf nproc ngpu force profile"
+_recipe_vars_before=$(compgen -v)
+_recipe_runsh=$(cd "$(dirname "${BASH_SOURCE[1]:-$0}")" && pwd)/$(basename "${BASH_SOURCE[1]:-$0}")
+_recipe_dir=$(dirname "$_recipe_runsh")
+_recipe_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+_recipe_log() {
+  echo "$(date '+%Y-%m-%d %H:%M:%S') INFO [$(basename "$_recipe_dir")/run.sh] $*"
+}
+
+_recipe_die() {
+  echo "$(basename "$(dirname "$_recipe_dir")")/$(basename "$_recipe_dir")/run.sh: error: $*" >&2
+  exit 1
+}
+
+# The recipe options: variables assigned in run.sh after this file was sourced. Called once,
+# from recipe_main before any local variable exists (compgen -v would list those too).
+_recipe_find_options() {
+  echo "$_recipe_common_opts" | tr ' ' '\n'
+  comm -13 <(echo "$_recipe_vars_before" | LC_ALL=C sort) <(compgen -v | LC_ALL=C sort) \
+    | while read -r _v; do
+        case "$_v" in _*|BASH_*|FUNCNAME|PIPESTATUS|LINENO|RANDOM|SECONDS|OPTIND|OPTARG|COLUMNS|LINES) continue ;; esac
+        echo "$_v"
+      done
+}
+
+_recipe_options() { echo "$_recipe_option_list"; }
+
+# The comment at the end of `name=value  # comment` in run.sh or in this file.
+_recipe_option_doc() {
+  local name=$1 line
+  line=$(grep -h -m1 -E "^${name}=" "$_recipe_runsh" "${BASH_SOURCE[0]}" 2>/dev/null | head -n1)
+  case "$line" in *"#"*) echo "${line#*#}" | sed 's/^ *//' ;; esac
+}
+
+_recipe_stage_scripts() {
+  find "$_recipe_dir" -maxdepth 1 -name '[0-9][0-9]_*.sh' -printf '%f\n' | LC_ALL=C sort
+}
+
+# First comment line after the shebang: "# <what this stage does>".
+_recipe_stage_title() {
+  sed -n '2,5{/^# /{s/^# //;p;q}}' "$_recipe_dir/$1"
+}
+
+_recipe_help() {
+  local name doc s
+  echo "Usage: $(basename "$_recipe_dir")/run.sh [options]"
+  echo
+  echo "Options (--foo-bar VALUE sets foo_bar; default in brackets):"
+  for name in $(_recipe_options); do
+    doc=$(_recipe_option_doc "$name")
+    printf '  --%-24s [%s] %s\n' "${name//_/-}" "${!name}" "$doc"
+  done
+  echo
+  echo "Stages:"
+  for s in $(_recipe_stage_scripts); do
+    printf '  %3d  %s\n' "$((10#${s%%_*}))" "$(_recipe_stage_title "$s")"
+  done
+}
+
+_recipe_parse() {
+  local known name value
+  known=" $(_recipe_options | tr '\n' ' ') "
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --help|-h) _recipe_help; exit 0 ;;
+      --*=*) name=${1%%=*}; value=${1#*=}; shift ;;
+      --*)
+        name=$1
+        [ $# -ge 2 ] || _recipe_die "option $1 needs a value (see --help)"
+        value=$2; shift 2 ;;
+      *) _recipe_die "unexpected argument '$1': options are --name value (see --help)" ;;
+    esac
+    name=${name#--}; name=${name//-/_}
+    case "$known" in
+      *" $name "*) ;;
+      *) _recipe_die "unknown option --${name//_/-} (see --help for the options of this recipe)" ;;
+    esac
+    # Boolean options may be given as --force true|false.
+    printf -v "$name" '%s' "$value"
+  done
+  [[ "$stage" =~ ^[0-9]+$ ]] || _recipe_die "--stage must be a number, got '$stage'"
+  [[ "$stop_stage" =~ ^[0-9]+$ ]] || _recipe_die "--stop-stage must be a number, got '$stop_stage'"
+  [[ "$nj" =~ ^[1-9][0-9]*$ ]] || _recipe_die "--nj must be a positive number, got '$nj'"
+  case "$cmd" in local|slurm) ;; *) _recipe_die "--cmd must be local or slurm, got '$cmd'" ;; esac
+  case "$force" in true|false) ;; *) _recipe_die "--force must be true or false, got '$force'" ;; esac
+  case "$profile" in full|quick) ;; *) _recipe_die "--profile must be full or quick, got '$profile'" ;; esac
+}
+
+# Outputs a stage declares with "# outputs: a b c"; empty when it declares none.
+_recipe_stage_outputs() {
+  local line
+  line=$(grep -m1 -E '^# outputs:' "$_recipe_dir/$1" || true)
+  [ -n "$line" ] || return 0
+  eval "echo ${line#\# outputs:}"
+}
+
+_recipe_stage_complete() {
+  local script=$1 marker=$2 out
+  [ -f "$marker" ] || return 1
+  for out in $(_recipe_stage_outputs "$script"); do
+    [ -e "$out" ] || { _recipe_log "  output $out of a done stage is missing; running it again"; return 1; }
+  done
+  return 0
+}
+
+recipe_main() {
+  _recipe_option_list=$(_recipe_find_options)
+  _recipe_parse "$@"
+  cd "$_recipe_dir"
+  if [ "$cmd_conf" = conf/slurm.yaml ] && [ ! -f conf/slurm.yaml ]; then
+    cmd_conf=$_recipe_root/tools/slurm/slurm.yaml
+  fi
+  if [ -x "$_recipe_root/tools/venv/bin/python" ]; then
+    export PATH="$_recipe_root/tools/venv/bin:$PATH"
+  elif ! python3 -c 'import speechproc' 2>/dev/null; then
+    _recipe_die "speechproc is not installed: run 'bash $_recipe_root/tools/install.sh' first"
+  fi
+  local name script n title marker start rc elapsed ran=0
+  for name in $(_recipe_options); do export "${name?}"; done
+  export SPEECHPROC_ROOT="$_recipe_root"
+  mkdir -p .stages
+  for script in $(_recipe_stage_scripts); do
+    n=$((10#${script%%_*}))
+    [ "$n" -ge "$stage" ] && [ "$n" -le "$stop_stage" ] || continue
+    title=$(_recipe_stage_title "$script")
+    marker=.stages/${script%.sh}.done
+    if [ "$force" != true ] && _recipe_stage_complete "$script" "$marker"; then
+      _recipe_log "Stage $n: $title: done already ($marker), skipping (--force true to redo)"
+      continue
+    fi
+    rm -f "$marker"
+    _recipe_log "Stage $n: $title"
+    start=${EPOCHREALTIME/./}
+    rc=0
+    bash -euo pipefail "./$script" || rc=$?
+    elapsed=$(( ${EPOCHREALTIME/./} - start ))
+    elapsed=$(printf '%d.%d' $((elapsed / 1000000)) $(( (elapsed / 100000) % 10 )))
+    if [ "$rc" -ne 0 ]; then
+      _recipe_die "Stage $n ($script) failed with exit code $rc after ${elapsed} s"
+    fi
+    date '+%Y-%m-%d %H:%M:%S' > "$marker.tmp.$$" && mv "$marker.tmp.$$" "$marker"
+    _recipe_log "Stage $n: $title: finished in ${elapsed} s"
+    ran=$((ran + 1))
+  done
+  _recipe_log "all requested stages ($stage..$stop_stage) are done"
+}
