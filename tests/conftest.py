@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,9 +17,31 @@ def corpora_root() -> Path:
     return Path(os.environ.get("SPEECHPROC_CORPORA", REPO.parent / "shared" / "corpora"))
 
 
+# Recipes run by the tests find the corpora the same way.
+os.environ.setdefault("SPEECHPROC_CORPORA", str(corpora_root()))
+
+
 def require_corpus(name: str) -> Path:
     """Path of corpus ``name``; skip the test with a visible reason when it is absent."""
     path = corpora_root() / name
     if not path.is_dir():
         pytest.skip(f"corpus {name} not found at {path}; set SPEECHPROC_CORPORA")
     return path
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> None:
+    """Start (or find) the local Slurm cluster of tools/slurm_cluster.sh.
+
+    Skips with the script's reason only where the cluster cannot be installed (exit 2: not root,
+    3: no apt-get); any other failure fails the test. SPEECHPROC_REQUIRE_SLURM=1 (set by
+    tools/test.sh once the cluster is up) turns every skip into a failure.
+    """
+    r = subprocess.run(["bash", str(REPO / "tools" / "slurm_cluster.sh"), "start"],
+                       capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        lines = (r.stderr.strip() or r.stdout.strip() or "no output").splitlines()
+        reason = next((line for line in reversed(lines) if "error:" in line), lines[-1])
+        if r.returncode in (2, 3) and not os.environ.get("SPEECHPROC_REQUIRE_SLURM"):
+            pytest.skip(f"no local Slurm cluster: {reason}")
+        pytest.fail(f"tools/slurm_cluster.sh start failed (exit {r.returncode}):\n{r.stdout}\n{r.stderr}")

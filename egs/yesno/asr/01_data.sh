@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# data preparation: train (30) and test (30) with utt2dur
+# outputs: data/train/utt2dur data/test/utt2dur
+. ./db.sh
+python -m speechproc.bin.prepare_data yesno data
+python -m speechproc.bin.compute_utt2dur --cmd "$cmd" --cmd-conf "$cmd_conf" --nj "$nj" data/train data/test

@@ -1,0 +1,196 @@
+"""The shared recipe runner (tools/recipe.sh) and the stage-1 data preparation of the recipes."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+from conftest import REPO, require_corpus
+from dummies_corpora import make_an4
+
+RECIPES = ["an4/asr", "yesno/asr", "ljspeech/tts", "vcc2016/vc", "cmu_arctic/vc", "librispeech/asr"]
+
+
+def recipe_copy(tmp_path: Path, recipe: str) -> Path:
+    """A copy of egs/<recipe> inside ``tmp_path/egs`` beside a link to the repo's tools/."""
+    src = REPO / "egs" / recipe
+    dst = tmp_path / "egs" / recipe
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.is_file() and (f.suffix == ".sh"):
+            shutil.copy2(f, dst / f.name)
+    if (src / "conf").is_dir():
+        shutil.copytree(src / "conf", dst / "conf")
+    if not (tmp_path / "tools").exists():
+        (tmp_path / "tools").symlink_to(REPO / "tools")
+    return dst
+
+
+def toy_recipe(tmp_path: Path) -> Path:
+    """A recipe with three stages that record what ran and with which options."""
+    d = tmp_path / "egs" / "toy" / "task"
+    d.mkdir(parents=True)
+    (tmp_path / "tools").symlink_to(REPO / "tools")
+    (d / "run.sh").write_text(
+        "#!/usr/bin/env bash\n"
+        '. "$(dirname "$0")/../../../tools/recipe.sh"\n'
+        "train_set=train_nodev   # data dir to train on\n"
+        "beam_size=10            # decoding beam\n"
+        'recipe_main "$@"\n'
+    )
+    (d / "01_prep.sh").write_text(
+        "#!/usr/bin/env bash\n# prepare things\n# outputs: out/prep.txt\n"
+        "mkdir -p out\necho \"$train_set $nj $cmd\" >> out/prep.log\necho ok > out/prep.txt\n"
+    )
+    (d / "02_train.sh").write_text(
+        "#!/usr/bin/env bash\n# train the model\necho \"$beam_size\" >> out/train.log\n"
+        '[ "${FAIL_TRAIN:-0}" = 0 ] || { echo "02_train.sh: forced failure" >&2; exit 3; }\n'
+    )
+    (d / "04_score.sh").write_text("#!/usr/bin/env bash\n# score\necho scored >> out/score.log\n")
+    return d
+
+
+def run(recipe: Path, *args: str, env: Dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    full_env = dict(os.environ, **(env or {}))
+    p = subprocess.run(["bash", str(recipe / "run.sh"), *args], capture_output=True, text=True, env=full_env)
+    if check and p.returncode != 0:
+        raise AssertionError(f"run.sh {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def test_help_lists_options_defaults_and_stages(tmp_path: Path) -> None:
+    d = toy_recipe(tmp_path)
+    out = run(d, "--help").stdout
+    assert "--train-set" in out and "[train_nodev] data dir to train on" in out
+    assert "--beam-size" in out and "[10] decoding beam" in out
+    for common in ("--stage", "--stop-stage", "--nj", "--cmd", "--force"):
+        assert common in out
+    assert "    1  prepare things" in out and "    2  train the model" in out and "    4  score" in out
+
+
+def test_options_unknown_option_and_bad_values(tmp_path: Path) -> None:
+    d = toy_recipe(tmp_path)
+    p = run(d, "--no-such-option", "1", check=False)
+    assert p.returncode != 0 and "unknown option --no-such-option" in p.stderr
+    p = run(d, "--nj", "zero", check=False)
+    assert p.returncode != 0 and "--nj must be a positive number, got 'zero'" in p.stderr
+    p = run(d, "--cmd", "pbs", check=False)
+    assert p.returncode != 0 and "--cmd must be local or slurm" in p.stderr
+    run(d, "--train-set", "train_sp", "--beam-size=3", "--nj", "2", "--stop-stage", "2")
+    assert (d / "out/prep.log").read_text() == "train_sp 2 local\n"
+    assert (d / "out/train.log").read_text() == "3\n"
+    assert not (d / "out/score.log").exists()  # --stop-stage 2
+
+
+def test_stages_skip_force_and_failure(tmp_path: Path) -> None:
+    d = toy_recipe(tmp_path)
+    p = run(d)
+    assert "Stage 1: prepare things" in p.stdout and "Stage 4: score: finished in" in p.stdout
+    p = run(d)
+    assert p.stdout.count("done already") == 3
+    assert (d / "out/prep.log").read_text().count("\n") == 1
+    run(d, "--stage", "2", "--stop-stage", "2", "--force", "true")
+    assert (d / "out/train.log").read_text().count("\n") == 2
+    assert (d / "out/prep.log").read_text().count("\n") == 1  # --stage 2: stage 1 not rerun
+    # a missing declared output makes a done stage run again
+    (d / "out/prep.txt").unlink()
+    p = run(d, "--stop-stage", "1")
+    assert "output out/prep.txt of a done stage is missing" in p.stdout
+    assert (d / "out/prep.log").read_text().count("\n") == 2
+    # a failing stage exits non-zero, names the stage, and is not marked done
+    (d / ".stages/02_train.done").unlink()
+    p = run(d, "--stage", "2", env={"FAIL_TRAIN": "1"}, check=False)
+    assert p.returncode != 0
+    assert "Stage 2 (02_train.sh) failed with exit code 3" in p.stderr
+    assert "forced failure" in p.stderr
+    assert not (d / ".stages/02_train.done").exists()
+    assert (d / "out/score.log").read_text() == "scored\n"  # stage 4 did not run after the failure
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_recipe_has_help_and_stage1(recipe: str) -> None:
+    p = subprocess.run(["bash", str(REPO / "egs" / recipe / "run.sh"), "--help"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "    1  data preparation" in p.stdout
+
+
+def data_files(recipe: Path) -> Dict[str, str]:
+    out = {}
+    for f in sorted((recipe / "data").rglob("*")):
+        if f.is_file():
+            out[str(f.relative_to(recipe))] = f.read_text()
+    return out
+
+
+def test_an4_stage1_counts_and_fast_skip(tmp_path: Path) -> None:
+    require_corpus("an4")
+    d = recipe_copy(tmp_path, "an4/asr")
+    run(d, "--stage", "1", "--stop-stage", "1", "--nj", "2")
+    counts = {s: len((d / "data" / s / "text").read_text().splitlines()) for s in ("train_nodev", "train_dev", "test")}
+    assert counts == {"train_nodev": 848, "train_dev": 100, "test": 130}
+    for s in counts:
+        assert len((d / "data" / s / "utt2dur").read_text().splitlines()) == counts[s]
+        v = subprocess.run([str(REPO / "tools/venv/bin/python"), "-m", "speechproc.bin.validate_data_dir",
+                            str(d / "data" / s)], capture_output=True, text=True)
+        assert v.returncode == 0, v.stderr
+    start = time.monotonic()
+    p = run(d, "--stage", "1", "--stop-stage", "1")
+    assert time.monotonic() - start < 2.0
+    assert "done already" in p.stdout
+
+
+def test_an4_stage1_sigkill_then_rerun_gives_same_outputs(tmp_path: Path) -> None:
+    require_corpus("an4")
+    ref = recipe_copy(tmp_path / "ref", "an4/asr")
+    run(ref, "--stop-stage", "1", "--nj", "2")
+    expected = data_files(ref)
+
+    d = recipe_copy(tmp_path / "killed", "an4/asr")
+    proc = subprocess.Popen(["bash", str(d / "run.sh"), "--stop-stage", "1", "--nj", "2"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    # kill the whole stage while its utt2dur jobs run: data dirs exist but utt2dur is not complete
+    while not list((d / "exp" / "utt2dur").glob("*/log/utt2dur.*.log")):
+        assert time.monotonic() < deadline and proc.poll() is None, "stage finished before it could be killed"
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (d / ".stages/01_data.done").exists()
+    assert not (d / "data/test/utt2dur").exists()
+    run(d, "--stop-stage", "1", "--nj", "2")
+    assert data_files(d) == expected
+
+
+@pytest.mark.usefixtures("slurm_cluster")
+def test_an4_stage1_on_slurm(tmp_path: Path) -> None:
+    require_corpus("an4")
+    d = recipe_copy(tmp_path, "an4/asr")
+    p = run(d, "--stop-stage", "1", "--cmd", "slurm", "--nj", "4")
+    assert "Stage 1: data preparation" in p.stdout
+    assert len((d / "data/test/utt2dur").read_text().splitlines()) == 130
+    logs = sorted((d / "exp/utt2dur/data_train_nodev/log").glob("utt2dur.*.log"))
+    assert [f.name for f in logs] == [f"utt2dur.{i}.log" for i in range(1, 5)]
+    for f in logs:
+        assert "# Ended (code 0)" in f.read_text()
+
+
+@pytest.mark.usefixtures("slurm_cluster")
+def test_stage1_on_slurm_with_a_failing_task_shows_its_log(tmp_path: Path) -> None:
+    corpus = tmp_path / "an4"
+    make_an4(corpus, truncated=("an76-fbbh-b",))
+    d = recipe_copy(tmp_path, "an4/asr")
+    p = run(d, "--stop-stage", "1", "--cmd", "slurm", "--nj", "4", "--num-dev", "1", env={"AN4": str(corpus)},
+            check=False)
+    assert p.returncode != 0
+    assert "Stage 1 (01_data.sh) failed" in p.stderr
+    assert "1 of 4 jobs failed" in p.stderr
+    assert "utt2dur.2.log" in p.stderr or "utt2dur.3.log" in p.stderr
+    assert "fbbh-an76-b" in p.stderr  # the tail of the failing task's log names the utterance
+    assert "truncated" in p.stderr.lower()
+    assert not (d / ".stages/01_data.done").exists()
