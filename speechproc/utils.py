@@ -17,6 +17,7 @@ __all__ = [
     "LOG_FORMAT",
     "SpeechprocError",
     "setup_logging",
+    "atomic_write_bytes",
     "atomic_write_text",
     "atomic_output_dir",
     "run_verb",
@@ -51,8 +52,8 @@ def _tmp_sibling(path: Path, tag: str) -> Path:
     return path.with_name(f".{path.name}.{tag}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
 
 
-def atomic_write_text(path: PathLike, text: str, encoding: str = "utf-8") -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``.
+def atomic_write_bytes(path: PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``.
 
     A reader never sees a half-written file, even if the writer is killed.
     """
@@ -60,14 +61,19 @@ def atomic_write_text(path: PathLike, text: str, encoding: str = "utf-8") -> Non
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_sibling(path, "tmp")
     try:
-        with open(tmp, "w", encoding=encoding) as f:
-            f.write(text)
+        with open(tmp, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def atomic_write_text(path: PathLike, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode(encoding))
 
 
 def _remove_stale_tmp(path: Path) -> None:

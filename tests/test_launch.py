@@ -104,7 +104,7 @@ def test_load_conf_checks_keys_and_types(tmp_path):
         load_conf(conf)
     with pytest.raises(LaunchError, match="not found"):
         load_conf(tmp_path / "missing.yaml")
-    assert load_conf(REPO / "tools" / "slurm" / "slurm.yaml.example")["cpus"] == 1
+    assert load_conf(REPO / "tools" / "slurm" / "slurm.yaml")["cpus"] == 1
 
 
 def test_sbatch_args_from_conf_and_overrides(tmp_path):

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create (or refresh) the project virtualenv in tools/venv and install speechproc into it.
 #
-# Usage: bash tools/install.sh            # idempotent: a second run only checks a stamp
+# Usage: bash tools/install.sh [EXTRA ...]   # idempotent: a second run only checks a stamp
+#        bash tools/install.sh whisper-base   # also the optional extras of setup.py
 #        SPEECHPROC_PYTHON=python3.11 bash tools/install.sh
 #
 # The venv is rebuilt only when tools/requirements.txt or setup.py changed since the last
@@ -14,7 +15,8 @@ venv="$tools_dir/venv"
 python=${SPEECHPROC_PYTHON:-python3}
 stamp="$venv/.installed"
 
-want=$(cat "$tools_dir/requirements.txt" "$root/setup.py" | sha256sum | cut -d' ' -f1)
+extras=$(IFS=,; echo "$*")
+want=$( (cat "$tools_dir/requirements.txt" "$root/setup.py"; echo "extras=$extras") | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x "$venv/bin/python" ]; then
   echo "$0: $venv is up to date"
   exit 0
@@ -35,6 +37,9 @@ quiet_pip() { "$venv/bin/pip" install --quiet "$@" 2> >(grep -v "is ignored: it 
 quiet_pip setuptools wheel
 quiet_pip -r "$tools_dir/requirements.txt"
 quiet_pip --no-deps --no-build-isolation -e "$root"
+if [ -n "$extras" ]; then
+  quiet_pip --no-build-isolation -e "$root[$extras]"
+fi
 "$venv/bin/python" -c 'import torch, torchaudio, speechbrain, sentencepiece, soundfile, speechproc' \
   || { echo "$0: import check failed after install" >&2; exit 1; }
 echo "$want" > "$stamp"

@@ -7,7 +7,8 @@
 # 2. tools/slurm_cluster.sh start: a single-node Slurm cluster on localhost for the Slurm backend
 #    tests (installs Debian slurm-wlm + munge when missing; only where there is no root or no
 #    apt-get are the Slurm tests skipped, and they say why);
-# 3. pytest on tests/, with the corpora in $SPEECHPROC_CORPORA (default: ../shared/corpora).
+# 3. ruff (lint) on the Python code;
+# 4. pytest on tests/, with the corpora in $SPEECHPROC_CORPORA (default: ../shared/corpora).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -20,5 +21,7 @@ case $rc in
   2|3) echo "$0: no root or no apt-get here: the Slurm tests will be skipped (reason above)" >&2 ;;
   *) echo "$0: tools/slurm_cluster.sh start failed (exit $rc); see the daemon logs above" >&2; exit 1 ;;
 esac
+tools/venv/bin/ruff check --quiet speechproc tests egs \
+  || { echo "$0: lint errors above (fix them, or run tools/venv/bin/ruff check --fix)" >&2; exit 1; }
 export SPEECHPROC_CORPORA=${SPEECHPROC_CORPORA:-$(cd "$root/.." && pwd)/shared/corpora}
 exec tools/venv/bin/python -m pytest -ra "$@" tests

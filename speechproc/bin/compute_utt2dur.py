@@ -17,7 +17,7 @@ import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from speechproc.data.datadir import DataDir
 from speechproc.launch import launch

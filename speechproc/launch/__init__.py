@@ -23,7 +23,7 @@ Backends: ``local`` (:mod:`speechproc.launch.local`, a bounded process pool; def
 is the number of CPUs) and ``slurm`` (:mod:`speechproc.launch.slurm`, one ``sbatch --array`` job).
 
 Site configuration (YAML, passed as ``conf``; recipes keep it in ``egs/<corpus>/<task>/conf/slurm.yaml``,
-an annotated example is ``tools/slurm/slurm.yaml.example``). Every key is optional::
+the annotated project default is ``tools/slurm/slurm.yaml``). Every key is optional::
 
     partition: gpu              # sbatch --partition; null: the cluster's default partition
     time: "4:00:00"             # sbatch --time per task; null: the partition's limit
@@ -190,7 +190,7 @@ def load_conf(conf: ConfLike) -> Dict[str, Any]:
         path = Path(conf)
         where = str(path)
         if not path.is_file():
-            raise LaunchError(f"{path}: launch conf not found; pass an existing YAML file (see tools/slurm/slurm.yaml.example)")
+            raise LaunchError(f"{path}: launch conf not found; pass an existing YAML file (see tools/slurm/slurm.yaml)")
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as e:

@@ -104,10 +104,29 @@ def _norm_lower(text: str) -> str:
     return " ".join(_strip_punctuation(text.lower()).split())
 
 
+_WHISPER_NORMALIZER: List[Callable[[str], str]] = []
+
+
+def _norm_whisper(text: str) -> str:
+    """Whisper's English normaliser (``transformers``' copy of OpenAI's ``EnglishTextNormalizer``,
+    without the British-to-American spelling map): lower case, symbols removed, spelled numbers
+    to digits (``TWO ONE FIVE`` -> ``215``, ``OH`` -> ``0``), ``mr.`` -> ``mister``, ..."""
+    if not _WHISPER_NORMALIZER:
+        try:
+            from transformers.models.whisper.english_normalizer import EnglishTextNormalizer
+        except ImportError:
+            raise SpeechprocError(
+                "text normalisation 'whisper_en' needs the transformers package: tools/venv/bin/pip install transformers"
+            ) from None
+        _WHISPER_NORMALIZER.append(EnglishTextNormalizer({}))
+    return " ".join(_WHISPER_NORMALIZER[0](text).split())
+
+
 _NORMALIZERS: Dict[str, Callable[[str], str]] = {
     "none": _norm_none,
     "upper": _norm_upper,
     "lower": _norm_lower,
+    "whisper_en": _norm_whisper,
 }
 NORMALIZE_MODES: Tuple[str, ...] = tuple(_NORMALIZERS)
 
@@ -117,9 +136,11 @@ def normalize_for_scoring(text: str, mode: str = "none") -> str:
 
     Args:
         text: one transcript (without the utterance id).
-        mode: ``none`` (whitespace only), ``upper`` (upper case), or ``lower`` (lower case, and
+        mode: ``none`` (whitespace only), ``upper`` (upper case), ``lower`` (lower case, and
             punctuation replaced by spaces except apostrophes inside words: ``"Don't-stop!"`` ->
             ``"don't stop"``). ``<`` and ``>`` are kept, so tags like ``<unk>`` survive.
+            ``whisper_en``: Whisper's English normaliser (needs ``transformers``), the usual way to
+            score Whisper's cased, punctuated, digit-writing output against word references.
 
     Returns:
         The normalised text.

@@ -1,0 +1,91 @@
+"""Greedy Whisper transcription of a data dir, with the converted ``transformers`` checkpoint or
+with faster-whisper on the original CTranslate2 weights.
+
+    python -m speechproc.bin.whisper_decode --backend hf --model tiny.en data/test exp/whisper/decode_test
+    python -m speechproc.bin.whisper_decode --backend faster-whisper --model tiny.en data/test exp/fw/decode_test
+
+writes into OUT_DIR: ``text`` (Kaldi hypotheses, raw Whisper output on one line, C-sorted),
+``token_ids`` (``utt id id ...``) and ``decode.json`` (backend, model, features, threads,
+audio seconds, decode seconds, real-time factor, command). Score with
+``python -m speechproc.bin.score_asr --ref data/test/text --hyp OUT_DIR/text --normalize whisper_en OUT_DIR``.
+``--model`` is anything ``resolve_whisper`` takes for ``hf`` (``tiny.en``, ``base``, a local HF
+checkpoint, a hub id), and ``tiny.en``/``base`` or a CTranslate2 directory for ``faster-whisper``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+from speechproc.data import DataDir
+from speechproc.models.pretrained.whisper import FEATURE_MODES, make_whisper_transcriber, transcribe_data_dir
+from speechproc.utils import atomic_output_dir, run_verb, setup_logging
+
+logger = logging.getLogger(__name__)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """Command-line options of ``whisper_decode``."""
+    p = argparse.ArgumentParser(prog="whisper_decode", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backend", choices=("hf", "faster-whisper"), default="hf", help="decoder (default hf)")
+    p.add_argument("--model", default="tiny.en", help="Whisper model (default tiny.en)")
+    p.add_argument("--features", choices=FEATURE_MODES, default="hf",
+                   help="log-mel front end of the hf backend: hf (transformers, as in fine-tuning) or "
+                        "faster-whisper (identical input to the faster-whisper backend) (default hf)")
+    p.add_argument("--language", default="en", help="language code for multilingual models (default en)")
+    p.add_argument("--nthreads", type=int, default=1, help="intra-op CPU threads (default 1)")
+    p.add_argument("--limit", type=int, default=None, help="decode only the first N utterances")
+    p.add_argument("--verbose", action="store_true", help="debug logging")
+    p.add_argument("data_dir", help="Kaldi data dir to transcribe")
+    p.add_argument("out_dir", help="decode dir to write")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Decode, write ``text``, ``token_ids`` and ``decode.json``; log the RTF."""
+    args = get_parser().parse_args(argv)
+    setup_logging(args.verbose)
+    data = DataDir.load(args.data_dir)
+    utts = data.utts if args.limit is None else data.utts[: args.limit]
+    t0 = time.perf_counter()
+    transcriber = make_whisper_transcriber(args.backend, args.model, features=args.features,
+                                           language=args.language, nthreads=args.nthreads)
+    load_s = time.perf_counter() - t0
+    texts, tokens, stats = transcribe_data_dir(transcriber, data, utts)
+    command = " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.whisper_decode"]
+                       + list(sys.argv[1:] if argv is None else argv))
+    info = {
+        "backend": args.backend,
+        "model": args.model,
+        "features": args.features if args.backend == "hf" else "faster-whisper",
+        "language": args.language,
+        "nthreads": args.nthreads,
+        "data_dir": str(args.data_dir),
+        "n_utts": len(utts),
+        "load_s": round(load_s, 3),
+        "audio_s": round(stats["audio_s"], 3),
+        "decode_s": round(stats["decode_s"], 3),
+        "rtf": round(stats["rtf"], 4),
+        "cpu": platform.processor() or platform.machine(),
+        "command": command,
+    }
+    with atomic_output_dir(args.out_dir) as tmp:
+        keys = sorted(texts, key=lambda s: s.encode("utf-8"))
+        (tmp / "text").write_text("".join(f"{u} {texts[u]}".rstrip() + "\n" for u in keys), encoding="utf-8")
+        (tmp / "token_ids").write_text("".join(f"{u} {' '.join(map(str, tokens[u]))}".rstrip() + "\n"
+                                               for u in keys), encoding="utf-8")
+        (tmp / "decode.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    logger.info("%s %s: %d utterances, %.1f s audio, decode %.1f s, RTF %.3f -> %s", args.backend, args.model,
+                len(utts), stats["audio_s"], stats["decode_s"], stats["rtf"], Path(args.out_dir) / "text")
+    return 0
+
+
+if __name__ == "__main__":
+    run_verb(main)
