@@ -193,4 +193,19 @@ def test_stage1_on_slurm_with_a_failing_task_shows_its_log(tmp_path: Path) -> No
     assert "utt2dur.2.log" in p.stderr or "utt2dur.3.log" in p.stderr
     assert "fbbh-an76-b" in p.stderr  # the tail of the failing task's log names the utterance
     assert "truncated" in p.stderr.lower()
+    assert "fix_data_dir --check-audio data/train_nodev" in p.stderr  # the fix names the recipe's data dir
     assert not (d / ".stages/01_data.done").exists()
+
+
+def test_librispeech_stage1_on_fixture(tmp_path: Path) -> None:
+    from dummies_corpora import make_librispeech
+
+    make_librispeech(tmp_path / "corpus")
+    d = recipe_copy(tmp_path, "librispeech/asr")
+    run(d, "--stop-stage", "1", "--nj", "2", "--parts", "dev-clean test-clean",
+        env={"LIBRISPEECH": str(tmp_path / "corpus")})
+    text = (d / "data/dev_clean/text").read_text().splitlines()
+    assert text[0] == "1272-128104-0000 MISTER QUILTER IS THE APOSTLE OF THE MIDDLE CLASSES"
+    assert len(text) == 3
+    assert len((d / "data/test_clean/utt2dur").read_text().splitlines()) == 2
+    assert (d / "data/dev_clean/utt2spk").read_text().splitlines()[0] == "1272-128104-0000 1272"

@@ -39,14 +39,19 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-dir", default="exp/utt2dur", help="where the splits and per-job logs go")
     p.add_argument("--part", nargs=2, metavar=("PART_DIR", "OUT_FILE"),
                    help="per-job mode: check one part and write its utt2dur to OUT_FILE")
+    p.add_argument("--source", default=None, help="per-job mode: the data dir the part was split from (for messages)")
     p.add_argument("data_dirs", nargs="*", help="data dirs to complete with utt2dur")
     return p
 
 
-def compute_part(part_dir: Path, out_file: Path, sample_rate: Optional[int] = None) -> int:
-    """Decode every recording of one part, write its ``utt2dur``; returns the utterance count."""
+def compute_part(part_dir: Path, out_file: Path, sample_rate: Optional[int] = None,
+                 source: Optional[Path] = None) -> int:
+    """Decode every recording of one part, write its ``utt2dur``; returns the utterance count.
+
+    Problems are reported against ``source`` (the data dir the part was split from), where the user fixes them.
+    """
     part = DataDir.load(part_dir)
-    part.validate(check_audio=True, sample_rate=sample_rate)
+    part.validate(check_audio=True, sample_rate=sample_rate, path_for_messages=source)
     part = part.with_utt2dur(recompute=True)
     assert part.utt2dur is not None
     atomic_write_text(out_file, "".join(f"{u} {part.utt2dur[u]:g}\n" for u in part.utts))
@@ -56,7 +61,7 @@ def compute_part(part_dir: Path, out_file: Path, sample_rate: Optional[int] = No
 
 def _read_utt2dur(path: Path) -> Dict[str, float]:
     out: Dict[str, float] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for line in path.read_text(encoding="utf-8").splitlines():
         key, value = line.split()
         out[key] = float(value)
     return out
@@ -96,6 +101,7 @@ def compute_utt2dur(
         backend,
         [sys.executable, "-m", "speechproc.bin.compute_utt2dur",
          *(["--sample-rate", str(sample_rate)] if sample_rate else []),
+         "--source", str(data_dir),
          "--part", str(split_dir / "JOB"), str(split_dir / "JOB" / "utt2dur.part")],
         nj=nj,
         log=set_dir / "log" / "utt2dur.JOB.log",
@@ -119,7 +125,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     setup_logging()
     args = get_parser().parse_args(argv)
     if args.part:
-        compute_part(Path(args.part[0]), Path(args.part[1]), args.sample_rate)
+        compute_part(Path(args.part[0]), Path(args.part[1]), args.sample_rate,
+                     Path(args.source) if args.source else None)
         return 0
     if not args.data_dirs:
         raise SpeechprocError("no data dir given; usage: compute_utt2dur [options] DATA_DIR [DATA_DIR ...]")
