@@ -10,16 +10,9 @@ Two ways to use them:
 
 - on the fly: :class:`Fbank`, a ``torch.nn.Module`` for a model's ``compute_forward``,
   ``(B, T)`` waveforms + lengths -> ``(B, T', D)`` features + lengths;
-- dumped: :func:`dump_fbank` (verb ``compute_fbank DATA_DIR DUMP_DIR``) writes a dump dir, read
-  back with :class:`FeatureStore`.
-
-Dump dir layout (``DUMP_DIR``)::
-
-    wav.scp text utt2spk spk2utt [segments utt2dur ...]   the data dir (utterances with features)
-    feats.scp        <utt> <absolute path of feats/<utt>.npy>
-    utt2num_frames   <utt> <number of frames>
-    feats/<utt>.npy  float32 array (num_frames, num_mel_bins), one per utterance
-    fbank.json       the FbankConfig used, plus feat_dim
+- dumped: :func:`dump_fbank` (verb ``compute_fbank DATA_DIR DUMP_DIR``) writes a dump dir
+  (layout in :mod:`speechproc.features.dump`, settings in ``fbank.json``), read back with
+  :class:`~speechproc.features.dump.FeatureStore`.
 
 Paths in ``feats.scp`` are absolute (as in Kaldi), so subsets of the dump dir saved elsewhere
 keep pointing at the same arrays; a relative path is resolved against the ``feats.scp`` folder.
@@ -27,20 +20,18 @@ keep pointing at the same arrays; a relative path is resolved against the ``feat
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
-import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
 
 from speechproc.data.datadir import DataDir
-from speechproc.utils import SpeechprocError, atomic_output_dir
+from speechproc.features.dump import FeatureStore, dump_features, read_scp
+from speechproc.utils import SpeechprocError
 
 __all__ = [
     "FbankConfig",
@@ -306,35 +297,11 @@ class Fbank(torch.nn.Module):
 # dumping
 
 
-def _check_utt_name(utt: str) -> None:
-    if "/" in utt or utt in (".", "..") or utt.startswith("."):
-        raise SpeechprocError(
-            f"utterance id '{utt}' cannot name a feature file (no '/', no leading '.'); "
-            f"rename it in the data dir"
-        )
-
-
-def _save_npy_atomic(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
-
-
-def _dump_part(data: DataDir, utts: List[str], config: FbankConfig, feats_dir: str) -> Tuple[Dict[str, int], List[str]]:
-    """Compute and save features of ``utts``; return ({utt: frames}, [dropped report lines])."""
-    torch.set_num_threads(1)
-    frames: Dict[str, int] = {}
-    dropped: List[str] = []
-    for utt in utts:
-        wave, _ = data.load_audio(utt, sample_rate=config.sample_rate)
-        if num_frames(len(wave), config) == 0:
-            dropped.append(f"dropped {utt}: {len(wave)} samples, shorter than one {config.window_size}-sample window")
-            continue
-        feats = compute_fbank(wave, config).numpy().astype(np.float32, copy=False)
-        _save_npy_atomic(Path(feats_dir) / f"{utt}.npy", feats)
-        frames[utt] = int(feats.shape[0])
-    return frames, dropped
+def _fbank_or_none(wave: np.ndarray, config: FbankConfig) -> Optional[np.ndarray]:
+    """Fbank of one utterance for :func:`~speechproc.features.dump.dump_features`; None if shorter than a window."""
+    if num_frames(len(wave), config) == 0:
+        return None
+    return compute_fbank(wave, config).numpy()
 
 
 def dump_fbank(
@@ -342,12 +309,12 @@ def dump_fbank(
 ) -> DataDir:
     """Compute fbank for every utterance of ``data_dir`` and write the dump dir ``dump_dir``.
 
-    The dump dir is written to a temporary name and renamed when complete (it replaces an
-    existing one). Utterances shorter than one window are dropped from it (logged).
+    Utterances shorter than one window are dropped from it (logged); see
+    :func:`~speechproc.features.dump.dump_features` for the layout and atomicity.
 
     Args:
         data_dir: Kaldi data dir.
-        dump_dir: output dir (layout in the module docstring).
+        dump_dir: output dir.
         config: fbank settings (default :class:`FbankConfig`).
         nj: worker processes.
 
@@ -355,70 +322,8 @@ def dump_fbank(
         the :class:`~speechproc.data.datadir.DataDir` of the dump dir.
     """
     config = config or FbankConfig()
-    data = DataDir.load(data_dir)
-    utts = list(data.utts)
-    if not utts:
-        raise SpeechprocError(f"{data_dir}: the data dir has no utterances; check its wav.scp and utt2spk")
-    for utt in utts:
-        _check_utt_name(utt)
-    dump_dir = Path(dump_dir).absolute()
-    nj = max(1, min(int(nj), len(utts)))
-    start = time.perf_counter()
-    with atomic_output_dir(dump_dir) as tmp:
-        feats_dir = tmp / "feats"
-        feats_dir.mkdir()
-        parts = [utts[i::nj] for i in range(nj)]
-        frames: Dict[str, int] = {}
-        dropped: List[str] = []
-        if nj == 1:
-            results = [_dump_part(data, utts, config, str(feats_dir))]
-        else:
-            import multiprocessing
-
-            with ProcessPoolExecutor(nj, mp_context=multiprocessing.get_context("spawn")) as pool:
-                results = list(pool.map(_dump_part, [data] * nj, parts, [config] * nj, [str(feats_dir)] * nj))
-        for f, d in results:
-            frames.update(f)
-            dropped.extend(d)
-        for line in sorted(dropped):
-            logger.warning("%s", line)
-        if not frames:
-            raise SpeechprocError(f"{data_dir}: every utterance is shorter than one window; nothing to dump")
-        kept = [u for u in utts if u in frames]
-        out = data.subset(kept) if dropped else data
-        extra = dict(out.extra)
-        extra["feats.scp"] = {u: str(dump_dir / "feats" / f"{u}.npy") for u in kept}
-        extra["utt2num_frames"] = {u: str(frames[u]) for u in kept}
-        out = dataclasses.replace(out, extra=extra)
-        out.write_files(tmp)  # the data dir was validated when loaded
-        cfg = config.to_dict()
-        cfg["feat_dim"] = config.feat_dim
-        (tmp / "fbank.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
-    elapsed = time.perf_counter() - start
-    logger.info("wrote fbank (%d dims) of %d utterances (%d frames) to %s in %.1f s (%.1f ms/utt), %d dropped",
-                config.feat_dim, len(kept), sum(frames.values()), dump_dir, elapsed,
-                1000 * elapsed / max(len(utts), 1), len(dropped))
-    return DataDir.load(dump_dir)
-
-
-def read_scp(path: PathLike) -> Dict[str, str]:
-    """Read a Kaldi ``key value`` file (value = rest of the line) into a dict, checking duplicates."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpeechprocError(f"{path}: not found")
-    out: Dict[str, str] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.strip()
-            if not line:
-                continue
-            parts = line.split(maxsplit=1)
-            if len(parts) != 2:
-                raise SpeechprocError(f"{path}: line {n}: expected '<key> <value>', got '{line}'")
-            if parts[0] in out:
-                raise SpeechprocError(f"{path}: line {n}: key '{parts[0]}' appears twice; fix the file")
-            out[parts[0]] = parts[1]
-    return out
+    return dump_features(data_dir, dump_dir, "fbank", _fbank_or_none, config, config.to_dict(),
+                         sample_rate=config.sample_rate, nj=nj)
 
 
 def load_fbank_config(path: PathLike) -> FbankConfig:
@@ -467,65 +372,3 @@ def fbank_config_from_args(args) -> FbankConfig:
     base = load_fbank_config(args.fbank_config) if getattr(args, "fbank_config", None) else FbankConfig()
     overrides = {k: getattr(args, k) for k in _CLI_FIELDS if getattr(args, k, None) is not None}
     return dataclasses.replace(base, **overrides) if overrides else base
-
-
-class FeatureStore:
-    """Read access to dumped features (a dump dir, or any dir with a ``feats.scp``).
-
-    ``store[utt]`` is the float32 array ``(num_frames, feat_dim)``; ``len(store)``, iteration
-    over utterance ids (C-sorted) and ``store.num_frames(utt)`` are available.
-
-    Args:
-        path: the dir holding ``feats.scp`` (and ``utt2num_frames``, ``fbank.json`` if present).
-        mmap: memory-map the arrays instead of reading them.
-    """
-
-    def __init__(self, path: PathLike, mmap: bool = False) -> None:
-        self.path = Path(path)
-        scp = self.path / "feats.scp"
-        if not scp.is_file():
-            raise SpeechprocError(
-                f"{scp}: not found; {self.path} is not a feature dump, run 'speechproc compute_fbank'"
-            )
-        self._scp = read_scp(scp)
-        n2f = self.path / "utt2num_frames"
-        self._frames = {k: int(v) for k, v in read_scp(n2f).items()} if n2f.is_file() else None
-        self.mmap = mmap
-        self.config = load_fbank_config(self.path) if (self.path / "fbank.json").is_file() else None
-
-    @property
-    def utts(self) -> List[str]:
-        """Utterance ids, C-sorted."""
-        return sorted(self._scp)
-
-    def __len__(self) -> int:
-        return len(self._scp)
-
-    def __contains__(self, utt: str) -> bool:
-        return utt in self._scp
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.utts)
-
-    def file_of(self, utt: str) -> Path:
-        """Path of the array of ``utt`` (relative entries resolve against the dump dir)."""
-        try:
-            p = Path(self._scp[utt])
-        except KeyError:
-            raise SpeechprocError(f"{self.path}/feats.scp: no utterance '{utt}'; re-run compute_fbank") from None
-        return p if p.is_absolute() else self.path / p
-
-    def __getitem__(self, utt: str) -> np.ndarray:
-        p = self.file_of(utt)
-        try:
-            return np.load(p, mmap_mode="r" if self.mmap else None)
-        except (OSError, ValueError) as e:
-            raise SpeechprocError(
-                f"{self.path}/feats.scp: utterance '{utt}': cannot read {p} ({e}); re-run compute_fbank"
-            ) from None
-
-    def num_frames(self, utt: str) -> int:
-        """Frame count of ``utt`` (from ``utt2num_frames``, else from the array header)."""
-        if self._frames is not None and utt in self._frames:
-            return self._frames[utt]
-        return int(np.load(self.file_of(utt), mmap_mode="r").shape[0])
