@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/dummies*.py he
 def corpora_root() -> Path:
     """Folder with the real corpora: $SPEECHPROC_CORPORA, else ../shared/corpora beside the repo."""
     return Path(os.environ.get("SPEECHPROC_CORPORA", REPO.parent / "shared" / "corpora"))
+
+
+def recipe_copy(tmp_path: Path, recipe: str) -> Path:
+    """A copy of egs/<recipe> (run.sh, stage scripts, db.sh, conf/, local/) in ``tmp_path/egs``.
+
+    A link ``tmp_path/tools`` to the repo's tools/ lets run.sh source the shared runner as in the repo;
+    outputs (data/, exp/, .stages/) then go to the copy, never into the repo.
+    """
+    src = REPO / "egs" / recipe
+    dst = tmp_path / "egs" / recipe
+    dst.mkdir(parents=True)
+    for f in src.iterdir():
+        if f.is_file() and f.suffix == ".sh":
+            shutil.copy2(f, dst / f.name)
+    for sub in ("conf", "local"):
+        if (src / sub).is_dir():
+            shutil.copytree(src / sub, dst / sub, ignore=shutil.ignore_patterns("__pycache__"))
+    if not (tmp_path / "tools").exists():
+        (tmp_path / "tools").symlink_to(REPO / "tools")
+    return dst
 
 
 # Recipes run by the tests find the corpora the same way.

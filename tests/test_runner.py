@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -11,25 +10,10 @@ from typing import Dict
 
 import pytest
 
-from conftest import REPO, require_corpus
+from conftest import REPO, recipe_copy, require_corpus
 from dummies_corpora import make_an4
 
 RECIPES = ["an4/asr", "yesno/asr", "ljspeech/tts", "vcc2016/vc", "cmu_arctic/vc", "librispeech/asr"]
-
-
-def recipe_copy(tmp_path: Path, recipe: str) -> Path:
-    """A copy of egs/<recipe> inside ``tmp_path/egs`` beside a link to the repo's tools/."""
-    src = REPO / "egs" / recipe
-    dst = tmp_path / "egs" / recipe
-    dst.mkdir(parents=True)
-    for f in src.iterdir():
-        if f.is_file() and (f.suffix == ".sh"):
-            shutil.copy2(f, dst / f.name)
-    if (src / "conf").is_dir():
-        shutil.copytree(src / "conf", dst / "conf")
-    if not (tmp_path / "tools").exists():
-        (tmp_path / "tools").symlink_to(REPO / "tools")
-    return dst
 
 
 def toy_recipe(tmp_path: Path) -> Path:
