@@ -38,6 +38,14 @@ def recipe_copy(tmp_path: Path, recipe: str) -> Path:
     return dst
 
 
+def recipe_env(**extra: str) -> dict:
+    """Environment for running a recipe in a test: this one, without torchrun's per-rank variables."""
+    env = dict(os.environ, SPEECHPROC_CORPORA=str(corpora_root()), **extra)
+    for var in ("LOCAL_RANK", "RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(var, None)
+    return env
+
+
 # Recipes run by the tests find the corpora the same way.
 os.environ.setdefault("SPEECHPROC_CORPORA", str(corpora_root()))
 

@@ -2,7 +2,28 @@
 # AN4 (CMU census database) speech recognition, ESPnet's egs2/an4/asr1 splits.
 # Stages:
 #   1  data preparation: data/{train_nodev,train_dev,test} with utt2dur (audio checked in nj jobs)
+#   2  speed perturbation 0.9/1.0/1.1: data/train_nodev_sp
+#   3  features: 80-dim Kaldi fbank dumps (dump/) + global CMVN stats
+#   4  tokenizer: sentencepiece BPE 30 (data/token/bpe30)
+#   5  LM training: Transformer token LM (exp/lm)
+#   6  LM perplexity on test (exp/lm/perplexity_test)
+#   7  ASR training: joint CTC/attention Conformer (exp/asr_conformer)
+#   8  decoding: beam search without / with LM, JOB=1:nj (exp/asr_conformer/decode_test_beam[_lm])
+#   9  scoring: WER/CER result.txt per decode dir, exp/RESULTS.md
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_dev=100   # utterances of train held out as train_dev (ESPnet: the first 100)
+train_set=train_nodev            # training data dir (speed-perturbed into <train_set>_sp)
+valid_set=train_dev              # validation data dir
+test_sets=test                   # data dirs to decode (space separated)
+speed_factors="0.9 1.0 1.1"      # speed perturbation factors
+token_type=bpe                   # bpe, unigram, char or word
+nbpe=30                          # token list size for bpe/unigram
+asr_exp=asr_conformer            # exp/<asr_exp>
+asr_config=""                    # ASR config; empty: conf/train_asr_conformer.yaml (full) or conf/train_asr_debug.yaml (quick)
+lm_config=""                     # LM config; empty: conf/train_lm.yaml (full) or conf/train_lm_debug.yaml (quick)
+lm_extra_text=""                 # extra LM text files, comma separated (e.g. LJSpeech metadata_full_text.csv)
+use_lm=true                      # also decode with LM shallow fusion
+decode_config=conf/decode_asr.yaml       # decode settings without LM
+lm_decode_config=conf/decode_asr_lm.yaml # decode settings with LM
 recipe_main "$@"

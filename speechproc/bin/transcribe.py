@@ -1,0 +1,57 @@
+"""Transcribe audio files or a data dir with a trained ASR experiment.
+
+    python -m speechproc.bin.transcribe --exp-dir exp/asr_conformer a.wav b.flac
+    python -m speechproc.bin.transcribe --exp-dir exp/asr_conformer --data data/test > hyp.txt
+
+Prints ``<file or utterance id> <text>`` per input. Decode settings come from ``--config`` (a decode yaml)
+and the options below; ``--lm-dir`` adds LM shallow fusion.
+"""
+from __future__ import annotations
+
+import argparse
+from typing import Optional, Sequence
+
+from speechproc.utils import SpeechprocError, run_verb, setup_logging
+
+__all__ = ["get_parser", "main"]
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="transcribe", description="Transcribe audio files or a data dir.")
+    p.add_argument("audio", nargs="*", help="audio files (wav/flac/sph) or wav.scp specs")
+    p.add_argument("--exp-dir", required=True, help="trained ASR experiment dir")
+    p.add_argument("--data", default=None, help="data dir to transcribe instead of files")
+    p.add_argument("--config", default=None, help="decode yaml")
+    p.add_argument("--lm-dir", default=None, help="LM experiment dir for shallow fusion")
+    p.add_argument("--beam-size", type=int, default=None)
+    p.add_argument("--ctc-weight", type=float, default=None)
+    p.add_argument("--lm-weight", type=float, default=None)
+    p.add_argument("--mode", choices=["beam", "greedy_ctc"], default=None)
+    p.add_argument("--device", default="cpu")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    setup_logging()
+    args = get_parser().parse_args(argv)
+    if not args.audio and not args.data:
+        raise SpeechprocError("nothing to transcribe: give audio files or --data DIR")
+    from speechproc.decode.asr import Speech2Text
+
+    s2t = Speech2Text.from_pretrained(args.exp_dir, decode_config=args.config, lm_dir=args.lm_dir,
+                                      device=args.device, beam_size=args.beam_size, ctc_weight=args.ctc_weight,
+                                      lm_weight=args.lm_weight, mode=args.mode)
+    if args.data:
+        from speechproc.data.dataset import load_data_dir
+
+        data = load_data_dir(args.data)
+        for utt in data.utts:
+            wave, sr = data.load_audio(utt, sample_rate=s2t.fbank_config.sample_rate)
+            print(f"{utt} {s2t(wave, sr)}", flush=True)
+    for path in args.audio:
+        print(f"{path} {s2t(path)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    run_verb(main)

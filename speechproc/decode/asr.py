@@ -1,0 +1,311 @@
+"""ASR inference: :class:`Speech2Text` (``from_pretrained(exp_dir)``, ``__call__(wav)``).
+
+Decoding modes (``mode`` in the decode yaml):
+
+- ``beam``: batched joint CTC/attention beam search (SpeechBrain's ``S2STransformerBeamSearcher``
+  with ``CTCScorer`` prefix scoring, optional ``TransformerLMScorer`` shallow fusion and
+  ``LengthScorer`` bonus). Score = (1 - ctc_weight) * attention + ctc_weight * CTC
+  + lm_weight * LM + length_bonus * length.
+- ``greedy_ctc``: best-path CTC (fast, no decoder).
+
+A decode yaml (``conf/decode_asr.yaml``) holds ``mode beam_size ctc_weight lm_weight length_bonus
+max_decode_ratio batch_seconds``; the verb ``decode_asr`` writes a decode dir with ``text``
+(hypotheses, Kaldi format) and ``decode.json`` (settings, timings, real-time factor).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from speechproc.utils import SpeechprocError
+
+__all__ = ["DecodeConfig", "Speech2Text", "load_trained_modules", "greedy_attention"]
+
+logger = logging.getLogger(__name__)
+
+PathLike = Union[str, os.PathLike]
+
+
+DEFAULTS: Dict[str, object] = {
+    "mode": "beam",
+    "beam_size": 10,
+    "ctc_weight": 0.3,
+    "lm_weight": 0.0,
+    "length_bonus": 0.0,
+    "max_decode_ratio": 1.0,
+    "min_decode_ratio": 0.0,
+    "batch_seconds": 200.0,
+    "temperature": 1.0,
+}
+
+
+def DecodeConfig(path: Optional[PathLike] = None, **overrides) -> Dict[str, object]:
+    """Decode settings: :data:`DEFAULTS` < yaml file ``path`` < ``overrides`` (unknown keys are errors)."""
+    cfg = dict(DEFAULTS)
+    sources = []
+    if path is not None:
+        import yaml
+
+        p = Path(path)
+        if not p.is_file():
+            raise SpeechprocError(f"{p}: decode config not found")
+        sources.append((str(p), yaml.safe_load(p.read_text(encoding="utf-8")) or {}))
+    sources.append(("arguments", {k: v for k, v in overrides.items() if v is not None}))
+    for where, values in sources:
+        for k, v in values.items():
+            if k not in DEFAULTS:
+                raise SpeechprocError(f"{where}: unknown decode option '{k}'; known: {', '.join(DEFAULTS)}")
+            cfg[k] = v
+    if cfg["mode"] not in ("beam", "greedy_ctc"):
+        raise SpeechprocError(f"decode option mode: '{cfg['mode']}' unknown; use beam or greedy_ctc")
+    return cfg
+
+
+def _resolve(path: str, base: Optional[Path]) -> str:
+    p = Path(path)
+    if p.is_absolute() or p.exists() or base is None:
+        return path
+    return str(base / p)
+
+
+def load_trained_modules(exp_dir: PathLike, extra_overrides: Optional[dict] = None, device: str = "cpu"):
+    """Rebuild a trained experiment: (hparams, modules with ``model.pt`` weights, in eval mode).
+
+    Relative paths of the training run (token dir, CMVN stats) are resolved against the
+    directory training ran in (``env.json`` key ``cwd``) when they do not exist from here.
+    """
+    exp_dir = Path(exp_dir)
+    conf_path, weights = exp_dir / "train.yaml", exp_dir / "model.pt"
+    for p in (conf_path, weights):
+        if not p.is_file():
+            raise SpeechprocError(f"{p}: not found; {exp_dir} is not a finished training run (speechproc.bin.train)")
+    env = json.loads((exp_dir / "env.json").read_text()) if (exp_dir / "env.json").is_file() else {}
+    base = Path(env["cwd"]) if env.get("cwd") else None
+    import yaml
+
+    # The training yaml + its command-line overrides (not the merged text, whose !ref values are
+    # already substituted), with relative paths resolved against the training run's directory.
+    text = conf_path.read_text(encoding="utf-8")
+    overrides_path = exp_dir / "overrides.yaml"
+    overrides = yaml.safe_load(overrides_path.read_text(encoding="utf-8")) if overrides_path.is_file() else {}
+    overrides = {k: (_resolve(v, base) if isinstance(v, str) and k != "output_folder" else v)
+                 for k, v in (overrides or {}).items()}
+    overrides["output_folder"] = str(exp_dir)
+    overrides.update(extra_overrides or {})
+    hparams = load_hyperpyyaml(text, overrides)
+    state = torch.load(weights, map_location="cpu")
+    modules = hparams["modules"]
+    for name, module in modules.items():
+        if name in state["modules"]:
+            module.load_state_dict(state["modules"][name])
+        module.to(device).eval()
+    return hparams, modules
+
+
+class _IgnoreTagsLoader(__import__("yaml").SafeLoader):
+    """A yaml loader that reads HyperPyYAML files as plain data (tags ignored)."""
+
+
+def _ignore_tag(loader, suffix, node):
+    import yaml
+
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node)
+    return loader.construct_mapping(node)
+
+
+_IgnoreTagsLoader.add_multi_constructor("!", _ignore_tag)
+
+
+@torch.no_grad()
+def greedy_attention(model, enc: torch.Tensor, enc_lengths: torch.Tensor, sos: int, eos: int,
+                     max_len: Optional[int] = None) -> List[List[int]]:
+    """Greedy attention decoding (argmax each step until ``eos``), one utterance at a time.
+
+    Args:
+        model: a :class:`~speechproc.models.asr.ConformerASR`.
+        enc: ``(B, T', d_model)`` encoder output; enc_lengths: ``(B,)``.
+
+    Returns:
+        token ids per utterance, without ``sos``/``eos``.
+    """
+    out = []
+    for b in range(enc.shape[0]):
+        n = int(enc_lengths[b])
+        e = enc[b : b + 1, :n]
+        seq = [sos]
+        for _ in range(max_len or n):
+            logp = model.decoder_logprobs(torch.tensor([seq], device=enc.device), e, enc_lengths[b : b + 1])
+            nxt = int(logp[0, -1].argmax())
+            if nxt == eos:
+                break
+            seq.append(nxt)
+        out.append(seq[1:])
+    return out
+
+
+class _SearcherLinear(torch.nn.Module):
+    """Exposes an ``nn.Linear`` as SpeechBrain's ``Linear`` (the searcher reads ``fc.w.out_features``)."""
+
+    def __init__(self, linear: torch.nn.Linear) -> None:
+        super().__init__()
+        self.w = linear
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.w(x)
+
+
+class Speech2Text:
+    """Speech recognizer around a trained :class:`~speechproc.models.asr.ConformerASR`.
+
+    Args:
+        model: the ASR model (eval mode).
+        normalize: feature normalisation module (``(B, T, D), lengths -> (B, T, D), lengths``).
+        tokenizer: the training tokenizer.
+        fbank_config: :class:`~speechproc.features.fbank.FbankConfig` of the training features.
+        lm: optional language model (``(B, L) tokens -> (B, L, V) logits``) for shallow fusion.
+        device: torch device.
+        **decode: decode settings (see :data:`DEFAULTS`).
+
+    >>> s2t = Speech2Text.from_pretrained("exp/asr_conformer", beam_size=5)   # doctest: +SKIP
+    >>> s2t(wave)                                                             # doctest: +SKIP
+    'YES'
+    """
+
+    def __init__(self, model, normalize, tokenizer, fbank_config=None, lm=None, device: str = "cpu", **decode) -> None:
+        from speechproc.features.fbank import FbankConfig
+
+        self.model = model.to(device).eval()
+        self.normalize = normalize.to(device).eval()
+        self.tokenizer = tokenizer
+        self.fbank_config = fbank_config or FbankConfig()
+        self.lm = lm.to(device).eval() if lm is not None else None
+        self.device = device
+        self.config = DecodeConfig(**decode)
+        if self.config["lm_weight"] and self.lm is None:
+            raise SpeechprocError("decode option lm_weight > 0 needs a language model (--lm-dir)")
+        self.searcher = self._build_searcher() if self.config["mode"] == "beam" else None
+
+    @classmethod
+    def from_pretrained(cls, exp_dir: PathLike, decode_config: Optional[PathLike] = None,
+                        lm_dir: Optional[PathLike] = None, device: str = "cpu", **decode) -> "Speech2Text":
+        """Load ``exp_dir`` (``hparams.yaml`` + averaged ``model.pt``) and optionally an LM exp dir."""
+        hparams, modules = load_trained_modules(exp_dir, device=device)
+        lm = None
+        if lm_dir is not None:
+            _, lm_modules = load_trained_modules(lm_dir, device=device)
+            lm = lm_modules["model"]
+        cfg = DecodeConfig(decode_config, **decode)
+        fbank_config = None
+        train_data = hparams.get("train_data")
+        if train_data and (Path(train_data) / "fbank.json").is_file():
+            from speechproc.features.fbank import load_fbank_config
+
+            fbank_config = load_fbank_config(train_data)
+        return cls(modules["model"], modules["normalize"], hparams["tokenizer"], fbank_config, lm, device, **cfg)
+
+    # ------------------------------------------------------------------
+    def _build_searcher(self):
+        from speechbrain.decoders import S2STransformerBeamSearcher
+        from speechbrain.decoders.scorer import CTCScorer, LengthScorer, ScorerBuilder, TransformerLMScorer
+
+        c = self.config
+        tok = self.tokenizer
+        eos, blank, vocab = tok.eos_id, tok.blank_id, tok.vocab_size
+        full, weights = [], {}
+        ctc_weight = float(c["ctc_weight"])
+        if ctc_weight > 0:
+            full.append(CTCScorer(ctc_fc=self.model.ctc_lin, blank_index=blank, eos_index=eos))
+            weights["ctc"] = ctc_weight
+        if float(c["lm_weight"]) > 0:
+            full.append(TransformerLMScorer(language_model=self.lm, temperature=float(c["temperature"])))
+            weights["transformerlm"] = float(c["lm_weight"])
+        if float(c["length_bonus"]) != 0:
+            full.append(LengthScorer(vocab_size=vocab))
+            weights["length"] = float(c["length_bonus"])
+        scorer = ScorerBuilder(full_scorers=full, weights=weights) if full else None
+        # <sos> and <eos> share one id (ESPnet token lists); SpeechBrain refuses bos == eos when
+        # CTC scoring is on, although bos is only the first decoder input: build with another id
+        # and set bos afterwards.
+        searcher = S2STransformerBeamSearcher(
+            modules=[self.model.transformer, _SearcherLinear(self.model.seq_lin)],
+            bos_index=tok.unk_id if ctc_weight > 0 else eos,
+            eos_index=eos,
+            min_decode_ratio=float(c["min_decode_ratio"]),
+            max_decode_ratio=float(c["max_decode_ratio"]),
+            beam_size=int(c["beam_size"]),
+            using_eos_threshold=False,
+            length_normalization=float(c["length_bonus"]) == 0,
+            scorer=scorer,
+        )
+        searcher.bos_index = eos
+        return searcher
+
+    def features(self, waves: Sequence[Union[np.ndarray, torch.Tensor]], sample_rate: Optional[int] = None):
+        """Fbank of each waveform, padded: ``(B, T, D)`` and ``(B,)`` frame counts."""
+        from speechproc.data.audio import resample
+        from speechproc.features.fbank import compute_fbank
+
+        feats = []
+        for w in waves:
+            w = np.asarray(w, dtype=np.float32)
+            if sample_rate is not None and sample_rate != self.fbank_config.sample_rate:
+                w = resample(w, sample_rate, self.fbank_config.sample_rate)
+            feats.append(compute_fbank(w, self.fbank_config))
+        return self.pad(feats)
+
+    @staticmethod
+    def pad(feats: Sequence[torch.Tensor]):
+        """Pad a list of ``(T_i, D)`` tensors to ``(B, T, D)``; returns it and ``(B,)`` lengths."""
+        lengths = torch.tensor([f.shape[0] for f in feats], dtype=torch.long)
+        out = torch.zeros(len(feats), int(lengths.max()), feats[0].shape[1])
+        for i, f in enumerate(feats):
+            out[i, : f.shape[0]] = torch.as_tensor(f)
+        return out, lengths
+
+    @torch.no_grad()
+    def decode_ids(self, feats: torch.Tensor, lengths: torch.Tensor) -> List[List[int]]:
+        """Token ids of a padded batch of features ``(B, T, D)`` with frame counts ``(B,)``."""
+        from speechproc.tasks.asr import ctc_greedy_ids
+
+        feats, lengths = feats.to(self.device), lengths.to(self.device)
+        if int(lengths.min()) < 7:
+            raise SpeechprocError("an utterance is shorter than 7 frames (~0.09 s); it cannot be recognised")
+        feats, _ = self.normalize(feats, lengths)
+        enc, enc_lengths = self.model.encode(feats, lengths)
+        if self.config["mode"] == "greedy_ctc":
+            return ctc_greedy_ids(self.model.ctc_logprobs(enc), enc_lengths, self.tokenizer.blank_id)
+        rel = enc_lengths.float() / enc.shape[1]
+        hyps, _, _, _ = self.searcher(enc, rel)
+        eos = self.tokenizer.eos_id
+        out = []
+        for h in hyps:
+            ids = [int(t) for t in (h.tolist() if torch.is_tensor(h) else h)]
+            out.append([t for t in ids if t != eos])
+        return out
+
+    def decode_features(self, feats: torch.Tensor, lengths: torch.Tensor) -> List[str]:
+        """Texts of a padded batch of features."""
+        return [self.tokenizer.decode(ids) for ids in self.decode_ids(feats, lengths)]
+
+    def transcribe_batch(self, waves: Sequence[Union[np.ndarray, torch.Tensor]], sample_rate: Optional[int] = None) -> List[str]:
+        """Texts of several waveforms (float, mono)."""
+        feats, lengths = self.features(waves, sample_rate)
+        return self.decode_features(feats, lengths)
+
+    def __call__(self, wav: Union[np.ndarray, torch.Tensor, str], sample_rate: Optional[int] = None) -> str:
+        """Text of one waveform ``(T,)`` (or an audio file path / wav.scp spec)."""
+        if isinstance(wav, (str, os.PathLike)):
+            from speechproc.data.audio import read_audio
+
+            wav, sample_rate = read_audio(str(wav), sample_rate=self.fbank_config.sample_rate)
+        return self.transcribe_batch([wav], sample_rate)[0]

@@ -1,0 +1,107 @@
+"""Joint CTC/attention ASR training (``task: asr``).
+
+Expected hparams (HyperPyYAML): ``modules`` with ``model`` (:class:`~speechproc.models.asr.ConformerASR`)
+and ``normalize`` (:class:`~speechproc.features.cmvn.GlobalCMVN`); ``ctc_weight``;
+``label_smoothing``; optional ``spec_augment`` (a list of ``(B, T, D) -> (B, T, D)`` callables,
+applied in training only); ``tokenizer`` (for the validation error rates).
+
+Batches come from :func:`speechproc.data.dataset.make_asr_dataset`: ``feats`` ``(B, T, D)`` with
+relative lengths, ``tokens`` ``(B, L)``, ``tokens_bos``/``tokens_eos`` ``(B, L + 1)``.
+"""
+from __future__ import annotations
+
+from typing import Dict, List
+
+import speechbrain as sb
+import torch
+from speechbrain.utils.metric_stats import ErrorRateStats
+
+from speechproc.tasks.base import TaskBrain
+
+__all__ = ["ASRBrain", "ctc_greedy_ids"]
+
+
+def ctc_greedy_ids(ctc_logprobs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -> List[List[int]]:
+    """Best-path CTC decoding: argmax per frame, merge repeats, drop blanks.
+
+    Args:
+        ctc_logprobs: ``(B, T, V)``.
+        lengths: ``(B,)`` valid frames.
+        blank: blank id.
+
+    Returns:
+        one token-id list per utterance.
+    """
+    best = ctc_logprobs.argmax(dim=-1).cpu()
+    out = []
+    for b, n in enumerate(lengths.tolist()):
+        seq = torch.unique_consecutive(best[b, : int(n)]).tolist()
+        out.append([t for t in seq if t != blank])
+    return out
+
+
+class ASRBrain(TaskBrain):
+    """Conformer CTC/attention ASR. ``compute_forward`` returns ``(ctc_logprobs, dec_logprobs, enc_lengths)``."""
+
+    def compute_forward(self, batch, stage):
+        batch = batch.to(self.device)
+        feats, rel = batch.feats
+        lengths = self.lengths_from_relative(rel, feats.shape[1])
+        feats, _ = self.modules.normalize(feats, lengths)
+        if stage == sb.Stage.TRAIN:
+            for augment in getattr(self.hparams, "spec_augment", None) or []:
+                feats = augment(feats)
+        tokens_bos, _ = batch.tokens_bos
+        return self.modules.model(feats, lengths, tokens_bos)
+
+    def compute_objectives(self, predictions, batch, stage):
+        ctc_logp, dec_logp, enc_lengths = predictions
+        tokens, tok_rel = batch.tokens
+        tok_lengths = self.lengths_from_relative(tok_rel, tokens.shape[1])
+        loss_ctc = torch.nn.functional.ctc_loss(
+            ctc_logp.transpose(0, 1), tokens, enc_lengths, tok_lengths,
+            blank=self.hparams.blank_index, reduction="sum", zero_infinity=True,
+        ) / ctc_logp.shape[0]
+        w = float(self.hparams.ctc_weight)
+        loss = loss_ctc
+        if dec_logp is not None and w < 1.0:
+            tokens_eos, eos_rel = batch.tokens_eos
+            loss_att = sb.nnet.losses.nll_loss(
+                dec_logp, tokens_eos, length=eos_rel, label_smoothing=self.hparams.label_smoothing,
+                reduction="batch",
+            )
+            # nll_loss(reduction="batch") is the per-utterance mean over tokens; scale to a sum
+            # per utterance like the CTC loss (ESPnet's length-normalised-by-batch convention).
+            eos_len = self.lengths_from_relative(eos_rel, tokens_eos.shape[1]).float()
+            loss_att = (loss_att * eos_len).sum() / dec_logp.shape[0]
+            loss = w * loss_ctc + (1.0 - w) * loss_att
+            if stage != sb.Stage.TRAIN:
+                pred = dec_logp.argmax(-1)
+                mask = torch.arange(tokens_eos.shape[1], device=pred.device)[None] < eos_len[:, None]
+                self.stage_metrics["correct"] += int(((pred == tokens_eos) & mask).sum())
+                self.stage_metrics["total"] += int(mask.sum())
+        if stage != sb.Stage.TRAIN:
+            tokenizer = self.hparams.tokenizer
+            hyps = ctc_greedy_ids(ctc_logp, enc_lengths, self.hparams.blank_index)
+            hyp_words = [tokenizer.decode(h).split() for h in hyps]
+            ref_words = [t.split() for t in batch.text]
+            self.wer_metric.append(batch.id, hyp_words, ref_words)
+            self.cer_metric.append(batch.id, [list(" ".join(h)) for h in hyp_words], [list(" ".join(r)) for r in ref_words])
+        return loss
+
+    def stage_start_stats(self, stage) -> None:
+        if stage != sb.Stage.TRAIN:
+            self.wer_metric = ErrorRateStats()
+            self.cer_metric = ErrorRateStats()
+            self.stage_metrics.update(correct=0, total=0)
+
+    def stage_stats(self, stage) -> Dict[str, float]:
+        if stage == sb.Stage.TRAIN:
+            return {}
+        stats = {
+            "ctc_WER": float(self.wer_metric.summarize("error_rate")),
+            "ctc_CER": float(self.cer_metric.summarize("error_rate")),
+        }
+        if self.stage_metrics["total"]:
+            stats["acc"] = self.stage_metrics["correct"] / self.stage_metrics["total"]
+        return stats

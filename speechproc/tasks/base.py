@@ -1,0 +1,91 @@
+"""The one training loop shared by every task: a SpeechBrain ``Brain`` with the project's house rules.
+
+:class:`TaskBrain` adds to ``speechbrain.core.Brain``:
+
+- a per-step learning-rate schedule (``hparams.lr_scheduler``, e.g. Noam warm-up) and its
+  logging;
+- the end-of-epoch bookkeeping of every task: train/valid stats to ``train_log.txt`` and
+  tensorboard, an atomic checkpoint that keeps the ``keep_checkpoints`` best by
+  ``hparams.best_key`` (plus the latest);
+- ``self.optimizer_steps`` (optimizer updates done by this process in this run), so tests
+  can check what a process did.
+
+A task subclass only implements ``compute_forward``, ``compute_objectives`` and, if it has
+metrics beyond the loss, ``stage_stats``.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, Optional
+
+import speechbrain as sb
+import torch
+
+__all__ = ["TaskBrain"]
+
+logger = logging.getLogger(__name__)
+
+
+class TaskBrain(sb.Brain):
+    """Base class of the task Brains (hooks: ``compute_forward``, ``compute_objectives``, ``stage_stats``)."""
+
+    def on_fit_start(self) -> None:
+        self.optimizer_steps = 0
+        self.train_stats: Optional[Dict[str, float]] = None
+        super().on_fit_start()
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step) -> None:
+        """Advance the per-step schedule after each optimizer update."""
+        if not should_step:
+            return
+        self.optimizer_steps += 1
+        scheduler = getattr(self.hparams, "lr_scheduler", None)
+        if scheduler is not None:
+            scheduler(self.optimizer)
+
+    def on_stage_start(self, stage, epoch=None) -> None:
+        self.stage_metrics: Dict[str, Any] = {}
+        self.stage_start_stats(stage)
+
+    def stage_start_stats(self, stage) -> None:
+        """Reset the task's metric accumulators (override)."""
+
+    def stage_stats(self, stage) -> Dict[str, float]:
+        """The task's metrics at the end of a stage, besides the loss (override)."""
+        return {}
+
+    def on_stage_end(self, stage, stage_loss, epoch=None) -> None:
+        """Log stats; at the end of a validation epoch, checkpoint atomically and keep the best."""
+        stats = {"loss": float(stage_loss)}
+        stats.update(self.stage_stats(stage))
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        if stage == sb.Stage.VALID:
+            lr = self.optimizer.param_groups[0]["lr"] if self.optimizer is not None else 0.0
+            epoch_stats = {"epoch": epoch, "lr": lr, "steps": getattr(self, "optimizer_steps", 0)}
+            for train_logger in self._train_loggers():
+                train_logger.log_stats(stats_meta=epoch_stats, train_stats=self.train_stats, valid_stats=stats)
+            if self.checkpointer is not None:
+                key = getattr(self.hparams, "best_key", "loss")
+                mode = getattr(self.hparams, "best_mode", "min")
+                meta = dict(stats, epoch=epoch)
+                keep = int(getattr(self.hparams, "keep_checkpoints", 5))
+                kwargs = {"min_keys": [key]} if mode == "min" else {"max_keys": [key]}
+                self.checkpointer.save_and_keep_only(meta=meta, num_to_keep=keep, keep_recent=True, **kwargs)
+        elif stage == sb.Stage.TEST:
+            for train_logger in self._train_loggers():
+                train_logger.log_stats(stats_meta={"epoch loaded": self.hparams.epoch_counter.current},
+                                       test_stats=stats)
+        self.last_stats = stats
+
+    def _train_loggers(self):
+        # Called on every rank: SpeechBrain's loggers write on the main process only and then
+        # broadcast, so skipping the call on the other ranks would deadlock.
+        return [lg for lg in (getattr(self.hparams, "train_logger", None),
+                              getattr(self.hparams, "tensorboard_logger", None)) if lg is not None]
+
+    @staticmethod
+    def lengths_from_relative(rel: torch.Tensor, total: int) -> torch.Tensor:
+        """Absolute lengths ``(B,)`` (long) from SpeechBrain's relative lengths and the padded size."""
+        return torch.round(rel * total).long()

@@ -1,0 +1,438 @@
+"""The one shared trainer: HyperPyYAML config + overrides -> experiment dir -> Brain.fit.
+
+``python -m speechproc.bin.train CONF.yaml --output_folder exp/asr [--key value ...]``
+
+What it does, in order:
+
+1. parses the command line; ``--key value`` pairs that are not trainer options override yaml
+   keys (``--output_folder``, ``--number_of_epochs``, ``--train_data``, ...);
+2. with ``--nproc N > 1`` outside torchrun it re-runs itself under
+   ``torchrun --nproc_per_node N`` (gloo on CPU, nccl on GPU); with ``--cmd slurm`` it
+   submits itself as a Slurm job through :func:`speechproc.launch.launch` and waits;
+3. loads the yaml with the overrides and records the experiment dir: ``cmd.txt`` (exact command),
+   ``train.yaml`` (the yaml text), ``overrides.yaml``, ``hparams.yaml`` (merged yaml text),
+   ``env.json`` (git commit, torch/speechbrain versions, device, world size);
+4. builds the task's datasets and Brain (``task:`` key, see :data:`TASKS`), an atomic
+   :class:`AtomicCheckpointer` over ``modules`` + epoch counter + LR schedule + optimizer,
+   ``train_log.txt`` and tensorboard loggers; resumes from the latest complete checkpoint;
+5. trains, then averages the ``average_n`` best checkpoints (by ``best_key``) into
+   ``model.pt`` (``{module_name: state_dict}``), which inference loads.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml, resolve_references
+from speechbrain.utils.checkpoints import Checkpoint, Checkpointer, average_checkpoints
+from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_process
+
+from speechproc.utils import SpeechprocError, atomic_write_text
+
+__all__ = [
+    "TASKS",
+    "AtomicCheckpointer",
+    "parse_train_args",
+    "load_hparams",
+    "record_experiment",
+    "average_best",
+    "train",
+    "main",
+]
+
+logger = logging.getLogger(__name__)
+
+TRAINER_OPTIONS = ("nproc", "cmd", "cmd_conf", "device", "log")
+
+
+# ------------------------------------------------------------------------------------------------
+# checkpoints
+
+
+class AtomicCheckpointer(Checkpointer):
+    """A SpeechBrain Checkpointer whose checkpoints appear all at once.
+
+    Everything is written into ``.tmp-CKPT+...`` (a name :meth:`find_checkpoints` ignores), the
+    meta file last, then the directory is renamed to ``CKPT+...``. A process killed while saving
+    leaves only a temporary directory, removed at the next start; resume never sees a partial
+    checkpoint.
+    """
+
+    def __init__(self, checkpoints_dir, recoverables=None, **kwargs):
+        super().__init__(checkpoints_dir, recoverables, **kwargs)
+        if if_main_process() and self.checkpoints_dir.is_dir():
+            for stale in self.checkpoints_dir.glob(".tmp-CKPT+*"):
+                shutil.rmtree(stale, ignore_errors=True)
+
+    def save_checkpoint(self, meta={}, end_of_epoch=True, name=None, verbosity=logging.INFO):  # noqa: B006
+        final = self._new_checkpoint_dirpath() if name is None else self._custom_checkpoint_dirpath(name)
+        tmp = final.with_name(".tmp-" + final.name)
+        if if_main_process():
+            os.makedirs(tmp, exist_ok=True)
+        ddp_barrier()
+        paramfiles = {}
+        for rec_name, obj in self.recoverables.items():
+            path = tmp / f"{rec_name}.ckpt"
+            paramfiles[rec_name] = final / f"{rec_name}.ckpt"
+            if rec_name in self.custom_save_hooks:
+                self.custom_save_hooks[rec_name](obj, path)
+                continue
+            hook = sb.utils.checkpoints.get_default_hook(obj, sb.utils.checkpoints.DEFAULT_SAVE_HOOKS)
+            if hook is None:
+                raise RuntimeError(f"don't know how to save {type(obj)}; register a save hook for '{rec_name}'")
+            hook(obj, path)
+        saved_meta = None
+        if if_main_process():
+            saved_meta = self._save_checkpoint_metafile(tmp / sb.utils.checkpoints.METAFNAME, meta, end_of_epoch)
+            for p in tmp.iterdir():
+                with open(p, "rb") as f:
+                    os.fsync(f.fileno())
+            os.rename(tmp, final)
+            logger.log(verbosity, "saved %s checkpoint in %s", "end-of-epoch" if end_of_epoch else "intra-epoch",
+                       final)
+        ddp_barrier()
+        saved_meta = ddp_broadcast(saved_meta, src=0)
+        return Checkpoint(final, saved_meta, paramfiles)
+
+
+# ------------------------------------------------------------------------------------------------
+# tasks
+
+
+def _asr_data(hparams: dict) -> Tuple[object, object]:
+    from speechproc.data.dataset import make_asr_dataset
+
+    tok = hparams["tokenizer"]
+    train = make_asr_dataset(hparams["train_data"], tok, min_duration=hparams.get("min_duration", 0.0),
+                             max_duration=hparams.get("max_duration"), max_utts=hparams.get("max_train_utts"))
+    valid = make_asr_dataset(hparams["valid_data"], tok, sort="ascending", max_utts=hparams.get("max_valid_utts"))
+    return train, valid
+
+
+def _lm_data(hparams: dict) -> Tuple[object, object]:
+    from speechproc.tasks.lm import lm_datasets
+
+    return lm_datasets(hparams)
+
+
+def _task(name: str) -> Tuple[type, Callable[[dict], Tuple[object, object]], str]:
+    """(Brain class, dataset builder, length key for dynamic batching) of task ``name``."""
+    if name == "asr":
+        from speechproc.tasks.asr import ASRBrain
+
+        return ASRBrain, _asr_data, "duration"
+    if name == "lm":
+        from speechproc.tasks.lm import LMBrain
+
+        return LMBrain, _lm_data, "length"
+    if name == "tts":
+        from speechproc.tasks.tts import TTSBrain, tts_datasets
+
+        return TTSBrain, tts_datasets, "duration"
+    raise SpeechprocError(f"unknown task '{name}' (yaml key 'task'); known tasks: {', '.join(TASKS)}")
+
+
+TASKS = ("asr", "lm", "tts")
+
+
+# ------------------------------------------------------------------------------------------------
+# command line and config
+
+
+def get_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train",
+        description="Train a model from a HyperPyYAML config. Other --key value pairs override yaml keys.",
+    )
+    parser.add_argument("config", help="HyperPyYAML file, e.g. conf/train_asr.yaml")
+    parser.add_argument("--nproc", type=int, default=1, help="processes (torchrun --nproc_per_node); default 1")
+    parser.add_argument("--cmd", default="local", choices=["local", "slurm"], help="run here or as a Slurm job")
+    parser.add_argument("--cmd-conf", "--cmd_conf", dest="cmd_conf", default=None,
+                        help="site options for --cmd slurm (default conf/slurm.yaml or tools/slurm/slurm.yaml)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:0 (default: cuda if available)")
+    parser.add_argument("--log", default=None, help="with --cmd slurm: job log (default <output_folder>/train.log)")
+    return parser
+
+
+def parse_train_args(argv: Sequence[str]) -> Tuple[argparse.Namespace, Dict[str, object]]:
+    """Split the command line into trainer options and yaml overrides (``--key value``)."""
+    parser = get_parser()
+    args, rest = parser.parse_known_args(list(argv))
+    overrides: Dict[str, object] = {}
+    i = 0
+    while i < len(rest):
+        item = rest[i]
+        if not item.startswith("--"):
+            raise SpeechprocError(f"unexpected argument '{item}': overrides are --key value pairs")
+        if "=" in item:
+            key, value = item[2:].split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(rest):
+                raise SpeechprocError(f"override {item} needs a value")
+            key, value = item[2:], rest[i + 1]
+            i += 2
+        import yaml
+
+        try:
+            overrides[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            overrides[key] = value
+    return args, overrides
+
+
+def load_hparams(config: str, overrides: Dict[str, object]) -> Tuple[dict, str, str]:
+    """Load ``config`` with ``overrides``; returns (hparams, yaml text, merged yaml text)."""
+    path = Path(config)
+    if not path.is_file():
+        raise SpeechprocError(f"{config}: config file not found")
+    text = path.read_text(encoding="utf-8")
+    import yaml
+
+    override_text = yaml.safe_dump(overrides, sort_keys=False) if overrides else ""
+    try:
+        merged = resolve_references(text, override_text).getvalue()
+        hparams = load_hyperpyyaml(text, override_text)
+    except KeyError as e:
+        raise SpeechprocError(f"{config}: {e.args[0] if e.args else e}; check the --key names given on the "
+                              f"command line (overrides must name keys of the yaml)") from None
+    if not hparams.get("output_folder"):
+        raise SpeechprocError(f"{config}: output_folder is not set; pass --output_folder DIR")
+    return hparams, text, merged
+
+
+def _git_commit() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        commit = out.stdout.strip() if out.returncode == 0 else "unknown (no commit yet)"
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return commit + ("-dirty" if dirty and out.returncode == 0 else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (git not available)"
+
+
+def environment(device: str) -> dict:
+    """What produced a run: commit, versions, device, world size."""
+    return {
+        "git_commit": _git_commit(),
+        "torch": torch.__version__,
+        "speechbrain": sb.__version__ if hasattr(sb, "__version__") else "unknown",
+        "python": platform.python_version(),
+        "host": platform.node(),
+        "cwd": os.getcwd(),
+        "device": device,
+        "num_threads": torch.get_num_threads(),
+        "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+        "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def record_experiment(out_dir: Path, argv: Sequence[str], text: str, overrides: dict, merged: str, device: str) -> None:
+    """Write cmd.txt, train.yaml, overrides.yaml, hparams.yaml and env.json into ``out_dir`` (rank 0)."""
+    import yaml
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = " ".join(shlex.quote(a) for a in [sys.executable, "-m", "speechproc.bin.train", *argv])
+    previous = out_dir / "cmd.txt"
+    history = previous.read_text(encoding="utf-8") if previous.is_file() else ""
+    atomic_write_text(previous, history + f"# {time.strftime('%Y-%m-%d %H:%M:%S')} cwd={os.getcwd()}\n{cmd}\n")
+    atomic_write_text(out_dir / "train.yaml", text)
+    atomic_write_text(out_dir / "overrides.yaml", yaml.safe_dump(overrides, sort_keys=False) if overrides else "{}\n")
+    atomic_write_text(out_dir / "hparams.yaml", merged)
+    atomic_write_text(out_dir / "env.json", json.dumps(environment(device), indent=2) + "\n")
+
+
+def modules_sha1(modules: Dict[str, torch.nn.Module]) -> str:
+    """SHA-1 of all module parameters and buffers (to compare models across processes)."""
+    import hashlib
+
+    h = hashlib.sha1()
+    for name in sorted(modules):
+        module = modules[name]
+        module = getattr(module, "module", module)  # unwrap DDP
+        for key, value in sorted(module.state_dict().items()):
+            h.update(key.encode())
+            h.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def average_best(checkpointer: Checkpointer, modules: Dict[str, torch.nn.Module], key: str, mode: str, n: int,
+                 out_path: Path) -> List[str]:
+    """Average the ``n`` best end-of-epoch checkpoints (by ``key``) of each module into ``out_path``.
+
+    Returns the names of the averaged checkpoints.
+    """
+    kwargs = {"min_key": key} if mode == "min" else {"max_key": key}
+    ckpts = checkpointer.find_checkpoints(max_num_checkpoints=n, **kwargs)
+    if not ckpts:
+        ckpts = checkpointer.find_checkpoints(max_num_checkpoints=1)
+    if not ckpts:
+        raise SpeechprocError(f"{checkpointer.checkpoints_dir}: no checkpoint to average; did training run?")
+    state = {}
+    for name in modules:
+        state[name] = average_checkpoints(ckpts, name, parameter_loader=lambda p, **kw: torch.load(p, map_location="cpu"))
+    tmp = out_path.with_name(f".{out_path.name}.tmp.{os.getpid()}")
+    torch.save({"modules": state, "averaged": [c.path.name for c in ckpts], "key": key}, tmp)
+    os.replace(tmp, out_path)
+    return [c.path.name for c in ckpts]
+
+
+# ------------------------------------------------------------------------------------------------
+# running
+
+
+def _relaunch_torchrun(argv: Sequence[str], nproc: int) -> int:
+    args = list(argv)
+    out = []
+    skip = False
+    for a in args:  # drop --nproc N so the children run one process each
+        if skip:
+            skip = False
+            continue
+        if a == "--nproc":
+            skip = True
+            continue
+        if a.startswith("--nproc="):
+            continue
+        out.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "speechproc.bin.train", *out]
+    logger.info("running %s", " ".join(shlex.quote(c) for c in cmd))
+    return subprocess.call(cmd)
+
+
+def _submit_slurm(args: argparse.Namespace, argv: Sequence[str], overrides: dict) -> int:
+    from speechproc.launch import launch
+
+    args_list = list(argv)
+    i = 0
+    child: List[str] = []
+    while i < len(args_list):  # drop --cmd/--cmd-conf/--log so the job runs here-style
+        a = args_list[i]
+        if a in ("--cmd", "--cmd-conf", "--cmd_conf", "--log"):
+            i += 2
+            continue
+        if a.split("=", 1)[0] in ("--cmd", "--cmd-conf", "--cmd_conf", "--log"):
+            i += 1
+            continue
+        child.append(a)
+        i += 1
+    out_dir = Path(str(overrides.get("output_folder", "exp")))
+    log = args.log or str(out_dir / "train.log")
+    command = " ".join(shlex.quote(c) for c in [sys.executable, "-m", "speechproc.bin.train", *child])
+    kwargs = {}
+    if args.cmd_conf:
+        kwargs["conf"] = args.cmd_conf
+    launch("slurm", command, 1, log, **kwargs)
+    return 0
+
+
+def train(argv: Sequence[str]) -> Optional[object]:
+    """Run the trainer on command line ``argv`` (see the module docstring). Returns the Brain on rank 0."""
+    args, overrides = parse_train_args(argv)
+    if args.cmd == "slurm":
+        _submit_slurm(args, argv, overrides)
+        return None
+    if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
+        rc = _relaunch_torchrun(argv, args.nproc)
+        if rc != 0:
+            raise SpeechprocError(f"torchrun with {args.nproc} processes failed with exit code {rc}; see the log above")
+        return None
+
+    distributed = "LOCAL_RANK" in os.environ and int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if distributed and device.startswith("cuda"):
+        device = f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    run_opts = {"device": device}
+    if distributed:
+        run_opts["distributed_launch"] = True
+        run_opts["distributed_backend"] = "nccl" if device.startswith("cuda") else "gloo"
+        sb.utils.distributed.ddp_init_group(run_opts)
+
+    hparams, text, merged = load_hparams(args.config, overrides)
+    out_dir = Path(hparams["output_folder"])
+    if if_main_process():
+        record_experiment(out_dir, argv, text, overrides, merged, device)
+        from speechproc.utils import LOG_FORMAT
+
+        fh = logging.FileHandler(out_dir / "train_log_full.txt")
+        fh.setFormatter(logging.Formatter(LOG_FORMAT))
+        logging.getLogger().addHandler(fh)
+    ddp_barrier()
+
+    task = hparams.get("task")
+    if task is None:
+        raise SpeechprocError(f"{args.config}: no 'task' key; set task: asr or task: lm")
+    brain_class, data_fn, length_key = _task(task)
+    train_set, valid_set = data_fn(hparams)
+
+    modules = hparams["modules"]
+    recoverables = dict(modules)
+    recoverables["counter"] = hparams["epoch_counter"]
+    if hparams.get("lr_scheduler") is not None:
+        recoverables["lr_scheduler"] = hparams["lr_scheduler"]
+    checkpointer = AtomicCheckpointer(out_dir / "checkpoints", recoverables=recoverables)
+    hparams["train_logger"] = sb.utils.train_logger.FileTrainLogger(save_file=str(out_dir / "train_log.txt"))
+    if hparams.get("use_tensorboard", True):  # on every rank: its log_stats is a collective call
+        try:
+            hparams["tensorboard_logger"] = sb.utils.train_logger.TensorboardLogger(str(out_dir / "tensorboard"))
+        except ImportError:
+            logger.warning("tensorboard is not installed: no tensorboard logs")
+
+    from speechproc.data.dataset import loader_kwargs
+
+    train_opts = loader_kwargs(train_set, hparams.get("train_dataloader_opts"), shuffle=True, length_key=length_key)
+    valid_opts = loader_kwargs(valid_set, hparams.get("valid_dataloader_opts"), shuffle=False, length_key=length_key)
+
+    brain = brain_class(
+        modules=modules,
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=checkpointer,
+    )
+    start = time.time()
+    brain.fit(hparams["epoch_counter"], train_set, valid_set, train_loader_kwargs=train_opts,
+              valid_loader_kwargs=valid_opts)
+    elapsed = time.time() - start
+    ddp_barrier()
+    if if_main_process():
+        names = average_best(checkpointer, modules, hparams.get("best_key", "loss"), hparams.get("best_mode", "min"),
+                             int(hparams.get("average_n", 1)), out_dir / "model.pt")
+        steps = getattr(brain, "optimizer_steps", 0)
+        summary = {"train_seconds_this_run": round(elapsed, 1), "optimizer_steps_this_run": steps,
+                   "final_model_sha1": modules_sha1(brain.modules),
+                   "epochs": hparams["epoch_counter"].current, "averaged": names,
+                   "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
+        atomic_write_text(out_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
+        logger.info("training done in %.1f s; averaged %d checkpoint(s) into %s", elapsed, len(names),
+                    out_dir / "model.pt")
+    if distributed:
+        atomic_write_text(out_dir / f"train_summary.rank{os.environ.get('RANK', '0')}.json",
+                          json.dumps({"optimizer_steps_this_run": getattr(brain, "optimizer_steps", 0),
+                                      "final_model_sha1": modules_sha1(brain.modules)}) + "\n")
+    return brain
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``train`` verb."""
+    from speechproc.utils import setup_logging
+
+    setup_logging()
+    torch.set_num_threads(int(os.environ.get("SPEECHPROC_NUM_THREADS", torch.get_num_threads())))
+    train(sys.argv[1:] if argv is None else argv)
+    return 0

@@ -1,0 +1,146 @@
+"""Decoding: beam 1 without LM equals greedy, Speech2Text, the decode verb with JOB=1:nj, LM verbs."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+import torch
+
+from dummies_asr import prepare_tone_experiment, train_argv
+from speechproc.decode.asr import DecodeConfig, Speech2Text, greedy_attention
+from speechproc.models.asr import ConformerASR
+from speechproc.utils import SpeechprocError
+
+
+class _Tok:
+    """Minimal tokenizer for a toy vocabulary (ids 2..V-2 are symbols)."""
+
+    blank_id, unk_id = 0, 1
+
+    def __init__(self, vocab: int) -> None:
+        self.vocab_size = vocab
+        self.sos_id = self.eos_id = vocab - 1
+
+    def decode(self, ids):
+        return " ".join(f"t{i}" for i in ids)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("tone")
+    exp_files = prepare_tone_experiment(root, n=24)
+    from speechproc.train import train
+
+    train(train_argv(exp_files, root / "exp", "--number_of_epochs", "25"))
+    return root, exp_files
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_beam1_without_lm_equals_greedy(seed):
+    torch.manual_seed(seed)
+    V = 9
+    model = ConformerASR(V, input_size=20, d_model=32, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                         d_ffn=64, kernel_size=5, subsampling_channels=4).eval()
+    s2t = Speech2Text(model, torch.nn.Identity(), _Tok(V), beam_size=1, ctc_weight=0.0, max_decode_ratio=0.5)
+    s2t.normalize = lambda x, n: (x, n)
+    feats = torch.randn(3, 60, 20)
+    lengths = torch.tensor([60, 48, 36])
+    beam = s2t.decode_ids(feats, lengths)
+    with torch.no_grad():
+        enc, el = model.encode(feats, lengths)
+    steps = int(enc.shape[1] * 0.5)  # max_decode_ratio * longest encoder output
+    greedy = greedy_attention(model, enc, el, sos=V - 1, eos=V - 1, max_len=steps)
+    # An untrained model rarely says <eos>: the searcher spends its last allowed step on <eos>.
+    assert beam == [g if len(g) < steps else g[: steps - 1] for g in greedy]
+    assert any(len(h) > 0 for h in beam)
+
+
+def test_decode_config_checks(tmp_path):
+    assert DecodeConfig(beam_size=3)["beam_size"] == 3
+    (tmp_path / "d.yaml").write_text("beam_size: 4\nctc_weight: 0.5\n")
+    cfg = DecodeConfig(tmp_path / "d.yaml", ctc_weight=0.2)
+    assert cfg["beam_size"] == 4 and cfg["ctc_weight"] == 0.2
+    with pytest.raises(SpeechprocError, match="unknown decode option 'beam'"):
+        DecodeConfig(beam=3)
+    with pytest.raises(SpeechprocError, match="greedy_ctc"):
+        DecodeConfig(mode="fast")
+
+
+def test_speech2text_from_pretrained_recognises_training_audio(trained):
+    root, exp_files = trained
+    from speechproc.data.datadir import DataDir
+
+    data = DataDir.load(exp_files["train_data"])
+    s2t = Speech2Text.from_pretrained(root / "exp", beam_size=3, ctc_weight=0.3)
+    greedy = Speech2Text.from_pretrained(root / "exp", mode="greedy_ctc")
+    utts = data.utts[:6]
+    hyps = [s2t(data.wav_scp[u]) for u in utts]
+    correct = sum(h == data.text[u] for h, u in zip(hyps, utts))
+    assert correct >= 5, list(zip(hyps, [data.text[u] for u in utts]))
+    wave, sr = sf.read(data.wav_scp[utts[0]], dtype="float32")
+    assert greedy(wave, sr) == s2t.transcribe_batch([wave], sr)[0] == data.text[utts[0]]
+
+
+def test_beam1_equals_greedy_on_trained_model(trained):
+    root, exp_files = trained
+    from speechproc.data.dataset import make_asr_dataset, make_dataloader
+
+    s2t = Speech2Text.from_pretrained(root / "exp", beam_size=1, ctc_weight=0.0)
+    batch = next(iter(make_dataloader(make_asr_dataset(exp_files["train_data"]), batch_size=8)))
+    feats, rel = batch.feats
+    lengths = torch.round(rel * feats.shape[1]).long()
+    beam = s2t.decode_ids(feats, lengths)
+    with torch.no_grad():
+        x, _ = s2t.normalize(feats, lengths)
+        enc, el = s2t.model.encode(x, lengths)
+    eos = s2t.tokenizer.eos_id
+    assert beam == greedy_attention(s2t.model, enc, el, sos=eos, eos=eos)
+    assert all(0 < len(h) < int(enc.shape[1]) - 1 for h in beam)  # every hypothesis ended with <eos>
+
+
+def test_decode_verb_two_jobs_matches_one_job(trained, tmp_path):
+    root, exp_files = trained
+    from speechproc.bin.decode_asr import main
+
+    main(["--exp-dir", str(root / "exp"), "--data", exp_files["train_data"], "--beam-size", "2",
+          str(tmp_path / "one")])
+    main(["--exp-dir", str(root / "exp"), "--data", exp_files["train_data"], "--beam-size", "2", "--nj", "2",
+          str(tmp_path / "two")])
+    one = (tmp_path / "one" / "text").read_text()
+    assert one == (tmp_path / "two" / "text").read_text()
+    assert len(one.splitlines()) == 24
+    info = json.loads((tmp_path / "two" / "decode.json").read_text())
+    assert info["nj"] == 2 and info["config"]["beam_size"] == 2
+    assert 0 < info["rtf"] < 5 and info["audio_seconds"] > 10
+    assert len(list((tmp_path / "two" / "logs").glob("decode.*.log"))) == 2
+
+
+def test_lm_train_perplexity_and_generate(tmp_path, capsys):
+    from speechproc.bin.generate import main as generate
+    from speechproc.bin.lm_perplexity import main as lm_perplexity
+    from speechproc.text.tokenizer import train_tokenizer
+    from speechproc.train import train
+
+    torch.set_num_threads(1)
+    sentences = ["ONE TWO THREE", "TWO THREE FOUR", "THREE FOUR FIVE", "ONE TWO THREE FOUR FIVE"] * 10
+    (tmp_path / "train.txt").write_text("\n".join(sentences) + "\n")
+    (tmp_path / "valid.txt").write_text("ONE TWO THREE\nTWO THREE FOUR\n")
+    train_tokenizer(sentences, "word").save(tmp_path / "token")
+    conf = Path(__file__).resolve().parent.parent / "egs/an4/asr/conf/train_lm_debug.yaml"
+    train([str(conf), "--output_folder", str(tmp_path / "lm"), "--token_dir", str(tmp_path / "token"),
+           "--train_text", str(tmp_path / "train.txt"), "--valid_text", str(tmp_path / "valid.txt"),
+           "--number_of_epochs", "30", "--lr", "0.01", "--warmup_steps", "10"])
+    lm_perplexity(["--lm-dir", str(tmp_path / "lm"), str(tmp_path / "valid.txt"), str(tmp_path / "ppl")])
+    ppl = json.loads((tmp_path / "ppl" / "perplexity.json").read_text())
+    # 5 words + <sos/eos> (+ 2 specials that never occur): a uniform model has ppl ~8; the trained one far less.
+    assert ppl["tokens"] == 8 and ppl["ppl"] < 3.0
+    capsys.readouterr()
+    generate(["--lm-dir", str(tmp_path / "lm"), "--prompt", "ONE TWO", "--temperature", "0.1", "--top-k", "2",
+              "-n", "2", "--seed", "0"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 and all(ln.startswith("ONE TWO THREE") for ln in lines)
+    with pytest.raises(SpeechprocError, match="temperature"):
+        generate(["--lm-dir", str(tmp_path / "lm"), "--temperature", "0"])

@@ -1,0 +1,75 @@
+"""AN4 recipe: all stages on a 40-utterance slice with the debug configs, and an overfit test on 10 utterances."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import recipe_copy, recipe_env, require_corpus
+
+
+def _run(d: Path, *args: str) -> subprocess.CompletedProcess:
+    r = subprocess.run(["bash", "run.sh", *args], cwd=d, env=recipe_env(), capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    return r
+
+
+def test_an4_smoke_all_stages_on_40_utterances(tmp_path):
+    require_corpus("an4")
+    from speechproc.data.datadir import DataDir
+
+    d = recipe_copy(tmp_path, "an4/asr")
+    _run(d, "--stop-stage", "1", "--nj", "2")
+    for name, n in (("train_nodev", 40), ("train_dev", 8), ("test", 8)):
+        DataDir.load(d / "data" / name).subset_first(n).save(d / "data" / name)
+    _run(d, "--stage", "2", "--profile", "quick", "--nj", "2")
+
+    assert len((d / "data/train_nodev_sp/wav.scp").read_text().splitlines()) == 120
+    for f in ("dump/train_nodev_sp/feats.scp", "dump/train_nodev_sp/cmvn.npz", "dump/test/feats.scp",
+              "data/token/bpe30/tokens.txt", "exp/lm/model.pt", "exp/asr_conformer/model.pt",
+              "exp/asr_conformer/hparams.yaml", "exp/asr_conformer/env.json", "exp/RESULTS.md"):
+        assert (d / f).exists(), f
+    ppl = json.loads((d / "exp/lm/perplexity_test/perplexity.json").read_text())
+    assert ppl["sentences"] == 8 and ppl["ppl"] > 1.0
+    for dec in ("decode_test_beam", "decode_test_beam_lm"):
+        ddir = d / "exp/asr_conformer" / dec
+        assert len((ddir / "text").read_text().splitlines()) == 8
+        score = json.loads((ddir / "score_wer/score.json").read_text())
+        assert score["n_utts"] == 8 and 0.0 <= score["wer"]
+        assert (ddir / "score_cer/result.txt").is_file()
+        assert len(list((ddir / "logs").glob("decode.*.log"))) == 2
+    results = (d / "exp/RESULTS.md").read_text()
+    assert "decode_test_beam_lm" in results and "WER" in results
+    assert "--profile" not in (d / "exp/asr_conformer/cmd.txt").read_text()
+    assert "train_asr_debug.yaml" in (d / "exp/asr_conformer/cmd.txt").read_text()
+
+
+def test_an4_overfit_ten_utterances(tmp_path):
+    """The debug Conformer memorises 10 AN4 utterances: joint beam-search WER < 10 % on them."""
+    require_corpus("an4")
+    from speechproc.data.datadir import DataDir
+    from speechproc.features.cmvn import compute_cmvn_stats
+    from speechproc.text.tokenizer import train_tokenizer
+
+    d = recipe_copy(tmp_path, "an4/asr")
+    _run(d, "--stop-stage", "1", "--nj", "2")
+    full = DataDir.load(d / "data/train_nodev")
+    data10 = tmp_path / "data10"
+    full.subset_first(10).save(data10)
+    train_tokenizer([full.text[u] for u in full.utts], "bpe", 30).save(tmp_path / "token")
+    compute_cmvn_stats(data10).save(tmp_path / "cmvn.npz")
+    py = sys.executable
+    subprocess.run([py, "-m", "speechproc.bin.train", str(d / "conf/train_asr_debug.yaml"),
+                    "--output_folder", str(tmp_path / "exp"), "--train_data", str(data10), "--valid_data", str(data10),
+                    "--token_dir", str(tmp_path / "token"), "--cmvn_stats", str(tmp_path / "cmvn.npz"),
+                    "--number_of_epochs", "60", "--train_dataloader_opts", "{batch_seconds: 8, num_buckets: 3}",
+                    "--spec_augment", "[]", "--lr", "0.003", "--warmup_steps", "50", "--min_duration", "0"],
+                   check=True, capture_output=True, env=recipe_env())
+    subprocess.run([py, "-m", "speechproc.bin.decode_asr", "--exp-dir", str(tmp_path / "exp"), "--data", str(data10),
+                    "--config", str(d / "conf/decode_asr.yaml"), str(tmp_path / "decode")],
+                   check=True, capture_output=True, env=recipe_env())
+    subprocess.run([py, "-m", "speechproc.bin.score_asr", "--ref", str(data10 / "text"), "--hyp",
+                    str(tmp_path / "decode/text"), str(tmp_path / "decode")], check=True, capture_output=True)
+    score = json.loads((tmp_path / "decode/score_wer/score.json").read_text())
+    assert score["n_utts"] == 10 and score["wer"] < 10.0, score

@@ -1,0 +1,155 @@
+"""The shared trainer: experiment dir records, checkpoints, resume after SIGKILL, torchrun with 2 processes."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from dummies_asr import prepare_tone_experiment, train_argv
+from speechproc.train import AtomicCheckpointer, parse_train_args, train
+from speechproc.utils import SpeechprocError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _env() -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="1", SPEECHPROC_NUM_THREADS="1")
+    env.pop("LOCAL_RANK", None)
+    return env
+
+
+def _ckpts(exp: Path):
+    return sorted((exp / "checkpoints").glob("CKPT+*"))
+
+
+@pytest.fixture(scope="module")
+def tone(tmp_path_factory):
+    return prepare_tone_experiment(tmp_path_factory.mktemp("tone"), n=16)
+
+
+def test_override_parsing():
+    args, over = parse_train_args(["c.yaml", "--nproc", "2", "--lr", "0.1", "--train_data=dump/x", "--flag", "true"])
+    assert args.config == "c.yaml" and args.nproc == 2
+    assert over == {"lr": 0.1, "train_data": "dump/x", "flag": True}
+    with pytest.raises(SpeechprocError, match="needs a value"):
+        parse_train_args(["c.yaml", "--lr"])
+
+
+def test_unknown_override_is_an_error(tone, tmp_path):
+    with pytest.raises(SpeechprocError, match="not_a_key"):
+        train(train_argv(tone, tmp_path / "exp", "--not_a_key", "1"))
+
+
+def test_train_records_experiment_and_resume_is_a_no_op(tone, tmp_path):
+    torch.set_num_threads(1)
+    exp = tmp_path / "exp"
+    brain = train(train_argv(tone, exp, "--number_of_epochs", "4"))
+    for name in ("cmd.txt", "train.yaml", "overrides.yaml", "hparams.yaml", "env.json", "train_log.txt", "model.pt"):
+        assert (exp / name).is_file(), name
+    assert "speechproc.bin.train" in (exp / "cmd.txt").read_text()
+    assert f"output_folder: {exp}" in (exp / "hparams.yaml").read_text()
+    assert "number_of_epochs: 4" in (exp / "hparams.yaml").read_text()
+    import yaml
+
+    assert yaml.safe_load((exp / "overrides.yaml").read_text())["output_folder"] == str(exp)
+    env = json.loads((exp / "env.json").read_text())
+    assert env["torch"] == torch.__version__ and env["git_commit"] and env["device"] == "cpu"
+    log = (exp / "train_log.txt").read_text().splitlines()
+    assert [ln.split(",")[0] for ln in log] == [f"epoch: {i}" for i in range(1, 5)]
+    assert len(_ckpts(exp)) == 4
+    assert any((exp / "tensorboard").rglob("events.out.tfevents.*"))
+    summary = json.loads((exp / "train_summary.json").read_text())
+    steps_per_epoch = brain.optimizer_steps // 4
+    assert steps_per_epoch > 0 and summary["optimizer_steps_this_run"] == 4 * steps_per_epoch
+    assert len(summary["averaged"]) == 2
+    state = torch.load(exp / "model.pt")
+    assert set(state["modules"]) == {"model", "normalize"}
+    # Losses fell: the toy task is learnable.
+    first, last = (float(ln.split("valid loss: ")[1].split(",")[0]) for ln in (log[0], log[-1]))
+    assert last < first
+
+    # A second run with the same command finds all epochs done and trains nothing.
+    brain2 = train(train_argv(tone, exp, "--number_of_epochs", "4"))
+    assert brain2.optimizer_steps == 0
+    assert len((exp / "train_log.txt").read_text().splitlines()) == 4
+    assert (exp / "cmd.txt").read_text().count("speechproc.bin.train") == 2
+
+
+def test_stale_partial_checkpoint_is_ignored_and_removed(tmp_path):
+    ckdir = tmp_path / "checkpoints"
+    layer = torch.nn.Linear(2, 2)
+    ck = AtomicCheckpointer(ckdir, recoverables={"layer": layer})
+    ck.save_checkpoint(meta={"loss": 1.0})
+    partial = ckdir / ".tmp-CKPT+2099-01-01+00-00-00+00"
+    partial.mkdir()
+    (partial / "layer.ckpt").write_bytes(b"half a file")
+    assert len(ck.find_checkpoints()) == 1
+    AtomicCheckpointer(ckdir, recoverables={"layer": layer})
+    assert not partial.exists()
+    assert len(list(ckdir.glob("CKPT+*"))) == 1
+
+
+def test_resume_after_sigkill_mid_epoch(tmp_path):
+    exp_files = prepare_tone_experiment(tmp_path / "tone", n=64)
+    exp = tmp_path / "exp"
+    cmd = [sys.executable, "-m", "speechproc.bin.train", *train_argv(exp_files, exp, "--number_of_epochs", "4")]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+    deadline = time.time() + 120
+    while len(_ckpts(exp)) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.15)  # into epoch 3
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = len(_ckpts(exp))
+    assert 2 <= done < 4, f"the kill should land in epoch 3 (checkpoints: {done})"
+    epochs_logged = len((exp / "train_log.txt").read_text().splitlines())
+    assert epochs_logged == done
+
+    subprocess.run(cmd, env=_env(), check=True, capture_output=True, cwd=tmp_path)
+    log = (exp / "train_log.txt").read_text().splitlines()
+    assert [ln.split(",")[0] for ln in log] == [f"epoch: {i}" for i in range(1, 5)], log
+    summary = json.loads((exp / "train_summary.json").read_text())
+    steps_per_epoch = int(log[0].split("steps: ")[1].split(" ")[0])
+    assert summary["optimizer_steps_this_run"] == (4 - done) * steps_per_epoch
+    assert summary["epochs"] == 4
+    assert not list((exp / "checkpoints").glob(".tmp-*"))
+
+
+def test_torchrun_two_processes_half_the_steps_same_model(tone, tmp_path):
+    single = tmp_path / "single"
+    subprocess.run([sys.executable, "-m", "speechproc.bin.train",
+                    *train_argv(tone, single, "--number_of_epochs", "1")], env=_env(), check=True,
+                   capture_output=True, cwd=tmp_path)
+    steps_single = json.loads((single / "train_summary.json").read_text())["optimizer_steps_this_run"]
+
+    ddp = tmp_path / "ddp"
+    r = subprocess.run([sys.executable, "-m", "speechproc.bin.train", "--nproc", "2",
+                        *train_argv(tone, ddp, "--number_of_epochs", "1")], env=_env(), capture_output=True,
+                       text=True, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    ranks = [json.loads((ddp / f"train_summary.rank{i}.json").read_text()) for i in (0, 1)]
+    assert [rk["optimizer_steps_this_run"] for rk in ranks] == [math.ceil(steps_single / 2)] * 2
+    assert ranks[0]["final_model_sha1"] == ranks[1]["final_model_sha1"]
+    assert (ddp / "model.pt").is_file()
+    assert json.loads((ddp / "env.json").read_text())["world_size"] == 2
+
+
+@pytest.mark.usefixtures("slurm_cluster")
+def test_train_as_a_slurm_job(tone, tmp_path):
+    exp = tmp_path / "exp"
+    r = subprocess.run([sys.executable, "-m", "speechproc.bin.train", "--cmd", "slurm",
+                        *train_argv(tone, exp, "--number_of_epochs", "1")], env=_env(), capture_output=True,
+                       text=True, cwd=tmp_path, timeout=300)
+    assert r.returncode == 0, r.stderr[-3000:]
+    log = (exp / "train.log").read_text()
+    assert "# Ended (code 0)" in log
+    assert (exp / "model.pt").is_file()
+    assert "--cmd" not in (exp / "cmd.txt").read_text()
