@@ -24,6 +24,7 @@ while [ $# -gt 0 ]; do
 done
 
 bash tools/install.sh
+bash tools/install_system.sh
 export SPEECHPROC_CORPORA=${SPEECHPROC_CORPORA:-$(cd "$root/.." && pwd)/shared/corpora}
 
 # Recipes in the order they depend on each other (later recipes may reuse earlier models).

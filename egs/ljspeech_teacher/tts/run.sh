@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Teacher-corpus TTS benchmark: a Tacotron 2 trained on hours of LJSpeech sentences read by the hibari-tts
+# teacher (one consistent synthetic voice, 24 kHz), measured on held-out sentences, compared with espeak-ng,
+# flite and the teacher, then adapted to the real LJSpeech speaker (32 clips, 4 held out).
+# Needs: tools/venv/bin/pip install hibari-tts==0.2.1; Debian packages espeak-ng and flite (stage 6).
+# Stages:
+#   1  teacher corpus: $num_utts sentences synthesized by hibari (data/{train,dev,eval})
+#   2  text cleaning and token list: english cleaner, characters (data/token/char)
+#   3  mel features: 80-bin log-mel dumps (dump/) + normalisation stats of train
+#   4  acoustic model training: Tacotron 2 with guided attention (exp/$tts_exp)
+#   5  synthesis of the held-out sentences with $vocoder
+#   6  reference systems on the same sentences: espeak-ng, flite, hibari (exp/baselines)
+#   7  evaluation vs the teacher's audio: judge CER/WER, MCD, F0, RTF side by side (exp/result_eval.md)
+#   8  real LJSpeech clips for adaptation: data/lj/{train,eval} + mels
+#   9  speaker adaptation: fine-tune on the real clips (exp/${tts_exp}_adapt)
+#  10  adaptation result on the 4 held-out real clips, before and after (exp/result_adapt.md)
+. "$(dirname "$0")/../../../tools/recipe.sh"
+
+num_utts=1200                          # training sentences (1200 give about 2.3 h of teacher audio)
+num_dev=50                             # validation sentences
+num_eval=50                            # held-out evaluation sentences
+teacher_voice=heart                    # hibari voice (heart ships in the wheel)
+tts_config=conf/train_tacotron2.yaml   # training config (conf/train_tacotron2_debug.yaml: toy model for smoke tests)
+tts_exp=tacotron2                      # experiment name (exp/<name>)
+vocoder=griffin_lim                    # griffin_lim (hifigan needs a trained checkpoint)
+adapt_epochs=30                        # fine-tuning epochs on the real clips
+adapt_lr=0.0003                        # fine-tuning learning rate
+judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none
+eval_opts=                             # extra evaluate_tts options, e.g. "--no-f0"
+recipe_main "$@"

@@ -1,0 +1,45 @@
+"""Compute TTS log-mel spectrograms of data dirs into mel dump dirs.
+
+    compute_mel [--mel-config conf/mel.yaml] [--nj N] DATA_DIR DUMP_DIR [DATA_DIR DUMP_DIR ...]
+
+Each DUMP_DIR gets the data dir files, ``feats.scp``, ``utt2num_frames`` and ``mel.json``
+(see :mod:`speechproc.features.mel`); audio at another sample rate is resampled. Normalisation
+statistics: ``speechproc compute_cmvn_stats DUMP_DIR DUMP_DIR/cmvn.npz``.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Optional, Sequence
+
+from speechproc.features.mel import dump_mel, load_mel_config
+from speechproc.utils import SpeechprocError, run_verb, setup_logging
+
+logger = logging.getLogger(__name__)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """Command-line options of ``compute_mel``."""
+    p = argparse.ArgumentParser(prog="compute_mel", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mel-config", default=None, help="yaml of MelConfig fields (default: 22.05 kHz, 80 bins, "
+                                                      "1024 FFT, hop 256)")
+    p.add_argument("--nj", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("dirs", nargs="+", metavar="DATA_DIR DUMP_DIR", help="pairs of input data dir and output dump dir")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Dump the log-mel of each DATA_DIR into its DUMP_DIR."""
+    args = get_parser().parse_args(argv)
+    setup_logging()
+    if len(args.dirs) % 2:
+        raise SpeechprocError(f"expected pairs DATA_DIR DUMP_DIR, got {len(args.dirs)} paths: {' '.join(args.dirs)}")
+    config = load_mel_config(args.mel_config)
+    for data_dir, dump_dir in zip(args.dirs[::2], args.dirs[1::2]):
+        dump_mel(data_dir, dump_dir, config, nj=args.nj)
+    return 0
+
+
+if __name__ == "__main__":
+    run_verb(main)

@@ -1,0 +1,69 @@
+"""Evaluate a synthesis dir against natural speech: MCD, F0 RMSE/correlation, judge CER/WER.
+
+    evaluate_tts --ref data/eval exp/tacotron2/synth_eval_gl [SYNTH_DIR ...]
+
+For each SYNTH_DIR writes ``SYNTH_DIR/eval/`` (``result.md`` table, ``evaluate.json``,
+``metrics.tsv``, the judge's transcripts and sclite-style reports); see
+:mod:`speechproc.score.tts`. ``--table FILE`` also writes one table of all SYNTH_DIRs.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Optional, Sequence
+
+from speechproc.score.tts import evaluate_synthesis, format_table
+from speechproc.utils import atomic_write_text, run_verb, setup_logging
+
+logger = logging.getLogger(__name__)
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """Command-line options of ``evaluate_tts``."""
+    p = argparse.ArgumentParser(prog="evaluate_tts", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ref", required=True, help="natural data dir (audio + reference text)")
+    p.add_argument("--judge-backend", choices=("faster-whisper", "hf", "none"), default="faster-whisper",
+                   help="ASR judge backend; none skips intelligibility (default faster-whisper)")
+    p.add_argument("--judge-model", default="tiny.en", help="Whisper model of the judge (default tiny.en)")
+    p.add_argument("--normalize", default="whisper_en", help="text normalisation of both sides (default whisper_en)")
+    p.add_argument("--no-f0", action="store_true", help="skip the F0 metrics (pyin is the slowest part)")
+    p.add_argument("--no-natural", action="store_true", help="do not transcribe the reference audio")
+    p.add_argument("--ref-name", default="natural", help="row name of the reference audio (default natural)")
+    p.add_argument("--nthreads", type=int, default=1, help="judge threads (default 1)")
+    p.add_argument("--table", default=None, help="also write one markdown table of all SYNTH_DIRs here")
+    p.add_argument("synth_dirs", nargs="+", metavar="SYNTH_DIR", help="synthesis dirs (data dirs of synthesized wavs)")
+    return p
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Evaluate each synthesis dir; log and write the tables."""
+    args = get_parser().parse_args(argv)
+    setup_logging()
+    judge = None
+    if args.judge_backend == "none":
+        judge = False
+    else:
+        from speechproc.models.pretrained.whisper import make_whisper_transcriber
+
+        judge = make_whisper_transcriber(args.judge_backend, args.judge_model, nthreads=args.nthreads)
+    rows = []
+    natural = None
+    for k, d in enumerate(args.synth_dirs):
+        summary = evaluate_synthesis(d, args.ref, judge=judge, judge_backend=args.judge_backend,
+                                     judge_model=args.judge_model, normalize=args.normalize, f0=not args.no_f0,
+                                     judge_natural=not args.no_natural and k == 0, system=str(d),
+                                     ref_name=args.ref_name)
+        rows.append(summary["rows"][0])
+        if len(summary["rows"]) > 1:
+            natural = summary["rows"][1]
+    if args.table:
+        table = format_table(rows + ([natural] if natural else []))
+        atomic_write_text(Path(args.table), f"reference: {args.ref}; judge: {args.judge_backend}:{args.judge_model}; "
+                                            f"normalisation: {args.normalize}\n\n{table}")
+    return 0
+
+
+if __name__ == "__main__":
+    run_verb(main)

@@ -1,0 +1,151 @@
+"""Vocoders: log-mel ``(T, n_mels)`` -> waveform ``(N,)``, behind one interface.
+
+- ``griffin_lim`` (:class:`GriffinLimVocoder`): the mel magnitudes are mapped back to a linear
+  spectrogram with the pseudo-inverse of the mel filterbank (clamped at ``1e-10``, as ESPnet),
+  optionally sharpened (``magnitude ** power``), and phase is recovered by torchaudio's
+  (fast) Griffin-Lim from a seeded random phase. Needs no training.
+- ``hifigan`` (:class:`HiFiGANVocoder`): SpeechBrain's ``HifiganGenerator`` (lobes) loaded from a
+  checkpoint file holding ``{"generator": state_dict, "config": generator kwargs}``.
+
+Both take the *unnormalised* natural-log mel of :mod:`speechproc.features.mel` and return float32
+audio at ``mel_config.sample_rate``. :func:`make_vocoder` builds one by name.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Dict, Optional, Union
+
+import numpy as np
+import torch
+
+from speechproc.features.mel import MelConfig, mel_basis
+from speechproc.utils import SpeechprocError
+
+__all__ = ["Vocoder", "GriffinLimVocoder", "HiFiGANVocoder", "VOCODERS", "make_vocoder"]
+
+logger = logging.getLogger(__name__)
+
+PathLike = Union[str, os.PathLike]
+
+
+class Vocoder:
+    """Interface: ``vocoder(mel (T, n_mels) log-mel) -> waveform (N,) float32 numpy``."""
+
+    name = "base"
+
+    def __init__(self, mel_config: Optional[MelConfig] = None) -> None:
+        self.mel_config = mel_config or MelConfig()
+
+    @property
+    def sample_rate(self) -> int:
+        """Output sample rate (Hz)."""
+        return self.mel_config.sample_rate
+
+    def __call__(self, mel: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
+        m = torch.as_tensor(np.asarray(mel, dtype=np.float32)) if not isinstance(mel, torch.Tensor) else mel
+        m = m.detach().float().cpu()
+        if m.dim() != 2 or m.shape[1] != self.mel_config.n_mels:
+            raise SpeechprocError(f"{self.name} vocoder: expected a log-mel (T, {self.mel_config.n_mels}), "
+                                  f"got shape {tuple(m.shape)}")
+        with torch.no_grad():
+            wave = self.synthesize(m)
+        return wave.numpy().astype(np.float32, copy=False)
+
+    def synthesize(self, mel: torch.Tensor) -> torch.Tensor:
+        """``(T, n_mels)`` -> ``(N,)``; implemented by each vocoder."""
+        raise NotImplementedError
+
+
+class GriffinLimVocoder(Vocoder):
+    """Mel pseudo-inverse + Griffin-Lim (torchaudio).
+
+    Args:
+        mel_config: the mel settings the spectrogram was computed with.
+        n_iter: Griffin-Lim iterations (ESPnet's default 32).
+        momentum: fast Griffin-Lim momentum (0.99 as torchaudio's default).
+        power: exponent applied to the linear magnitude before phase recovery (1.0: none; Tacotron
+            used 1.5 to reduce the buzz of over-smoothed spectra).
+        seed: seed of the random initial phase (results are deterministic).
+    """
+
+    name = "griffin_lim"
+
+    def __init__(self, mel_config: Optional[MelConfig] = None, n_iter: int = 32, momentum: float = 0.99,
+                 power: float = 1.0, seed: int = 0) -> None:
+        super().__init__(mel_config)
+        c = self.mel_config
+        self.n_iter = int(n_iter)
+        self.momentum = float(momentum)
+        self.power = float(power)
+        self.seed = int(seed)
+        self.inverse = torch.linalg.pinv(mel_basis(c))  # (F, n_mels)
+        self.window = torch.hann_window(c.win_length)
+
+    def linear(self, mel: torch.Tensor) -> torch.Tensor:
+        """Linear magnitude ``(F, T)`` from a log-mel ``(T, n_mels)``."""
+        mag = torch.clamp(self.inverse @ torch.exp(mel).T, min=1e-10)
+        return mag ** self.power if self.power != 1.0 else mag
+
+    def synthesize(self, mel: torch.Tensor) -> torch.Tensor:
+        import torchaudio
+
+        c = self.mel_config
+        mag = self.linear(mel)
+        with torch.random.fork_rng(devices=[]):  # a fixed random initial phase, the global RNG untouched
+            torch.manual_seed(self.seed)
+            wave = torchaudio.functional.griffinlim(mag, self.window, c.n_fft, c.hop_length, c.win_length, 1.0,
+                                                    self.n_iter, self.momentum, None, True)
+        peak = wave.abs().max()
+        return wave / peak * 0.95 if peak > 0.95 else wave
+
+
+class HiFiGANVocoder(Vocoder):
+    """SpeechBrain HiFi-GAN generator from a checkpoint ``{"generator": state_dict, "config": kwargs}``.
+
+    The generator is fed the log-mel as ``(1, n_mels, T)``.
+    """
+
+    name = "hifigan"
+
+    def __init__(self, checkpoint: PathLike, mel_config: Optional[MelConfig] = None, device: str = "cpu") -> None:
+        super().__init__(mel_config)
+        from speechbrain.lobes.models.HifiGAN import HifiganGenerator
+
+        path = Path(checkpoint)
+        if not path.is_file():
+            raise SpeechprocError(f"{path}: HiFi-GAN checkpoint not found; train one or use --vocoder griffin_lim")
+        ckpt = torch.load(path, map_location="cpu")
+        if not isinstance(ckpt, dict) or "generator" not in ckpt or "config" not in ckpt:
+            raise SpeechprocError(f"{path}: not a HiFi-GAN vocoder checkpoint (needs keys 'generator' and 'config')")
+        self.generator = HifiganGenerator(**ckpt["config"]).to(device).eval()
+        self.generator.load_state_dict(ckpt["generator"])
+        self.generator.remove_weight_norm()
+        self.device = device
+
+    def synthesize(self, mel: torch.Tensor) -> torch.Tensor:
+        return self.generator(mel.T[None].to(self.device))[0, 0].cpu()
+
+
+VOCODERS = ("griffin_lim", "hifigan")
+
+
+def make_vocoder(name: str, mel_config: Optional[MelConfig] = None, **kwargs: object) -> Vocoder:
+    """A vocoder by name: ``griffin_lim`` (kwargs ``n_iter``, ``power``, ...) or ``hifigan``
+    (kwarg ``checkpoint``)."""
+    if name == "griffin_lim":
+        return GriffinLimVocoder(mel_config, **kwargs)  # type: ignore[arg-type]
+    if name == "hifigan":
+        if "checkpoint" not in kwargs:
+            raise SpeechprocError("vocoder hifigan needs a checkpoint (--vocoder-checkpoint FILE)")
+        return HiFiGANVocoder(mel_config=mel_config, **kwargs)  # type: ignore[arg-type]
+    raise SpeechprocError(f"unknown vocoder '{name}'; choose one of: {', '.join(VOCODERS)}")
+
+
+def vocoder_options(vocoder: Vocoder) -> Dict[str, object]:
+    """The settings of a vocoder (for decode/synthesis records)."""
+    if isinstance(vocoder, GriffinLimVocoder):
+        return {"vocoder": vocoder.name, "n_iter": vocoder.n_iter, "momentum": vocoder.momentum,
+                "power": vocoder.power}
+    return {"vocoder": vocoder.name}

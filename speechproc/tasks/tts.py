@@ -1,0 +1,156 @@
+"""Tacotron 2 training (``task: tts``).
+
+Expected hparams (HyperPyYAML): ``modules`` with ``model`` (:class:`~speechproc.models.tts.Tacotron2`)
+and ``normalize`` (:class:`~speechproc.features.cmvn.GlobalCMVN` from the mel dump's
+``cmvn.npz``); ``loss`` (:class:`~speechproc.models.tts.Tacotron2Loss`); ``tokenizer``;
+``train_data``/``valid_data`` mel dump dirs (``speechproc compute_mel``); optional
+``num_plots`` (attention/mel PNGs of the first validation utterances written every epoch to
+``<output_folder>/plots/epochNNN/``); optional ``init_model``: a ``model.pt`` of an earlier run
+whose module weights start the training (fine-tuning, e.g. speaker adaptation); a checkpoint of
+this run, when there is one, takes precedence.
+
+Batches come from :func:`make_tts_dataset`: ``tokens`` ``(B, L)`` (text tokens + ``<sos/eos>``),
+``mel`` ``(B, T, n_mels)``, with SpeechBrain's relative lengths.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Dict, Optional, Tuple, Union
+
+import speechbrain as sb
+import torch
+from speechbrain.dataio.dataset import DynamicItemDataset
+
+from speechproc.tasks.base import TaskBrain
+from speechproc.utils import SpeechprocError
+
+__all__ = ["TTSBrain", "make_tts_dataset", "tts_datasets", "encode_text"]
+
+logger = logging.getLogger(__name__)
+
+PathLike = Union[str, os.PathLike]
+
+
+def encode_text(tokenizer, text: str) -> torch.Tensor:
+    """Token ids of ``text`` (the tokenizer's cleaners applied) followed by ``<sos/eos>``: ``(L,)`` long."""
+    ids = tokenizer.encode(text)
+    if not ids:
+        raise SpeechprocError(f"text {text!r} has no tokens after cleaning; check the text or the token list")
+    return torch.LongTensor(ids + [tokenizer.eos_id])
+
+
+def make_tts_dataset(path: PathLike, tokenizer, max_utts: Optional[int] = None,
+                     max_frames: Optional[int] = None) -> DynamicItemDataset:
+    """Dataset of a mel dump dir: items ``id tokens mel duration``.
+
+    Args:
+        path: dump dir written by ``speechproc compute_mel`` (``feats.scp``, ``utt2num_frames``,
+            ``mel.json``, ``text``).
+        tokenizer: a :class:`speechproc.text.tokenizer.Tokenizer`.
+        max_utts: keep the first ``max_utts`` utterances (C-sorted ids).
+        max_frames: drop utterances longer than this many frames.
+    """
+    from speechproc.data.dataset import load_data_dir
+    from speechproc.features.fbank import FeatureStore
+    from speechproc.features.mel import load_mel_config
+
+    path = Path(path)
+    data = load_data_dir(path)
+    if data.text is None:
+        raise SpeechprocError(f"{path}: no text file; a TTS dump dir needs the transcripts")
+    store = FeatureStore(path)
+    config = load_mel_config(path)
+    utts = data.utts if max_utts is None else data.utts[:max_utts]
+    entries = {}
+    for u in utts:
+        n = store.num_frames(u)
+        if max_frames is not None and n > max_frames:
+            continue
+        entries[u] = {"duration": n * config.frame_shift_s, "text": data.text[u]}
+    if not entries:
+        raise SpeechprocError(f"{path}: no utterance left (max_frames={max_frames}); check the filter settings")
+    if len(entries) < len(utts):
+        logger.info("%s: kept %d of %d utterances (<= %s frames)", path, len(entries), len(utts), max_frames)
+    ds = DynamicItemDataset(entries)
+    ds.add_dynamic_item(lambda text: encode_text(tokenizer, text), takes=["text"], provides="tokens")
+    ds.add_dynamic_item(lambda uid: torch.from_numpy(store[uid].copy()), takes=["id"], provides="mel")
+    ds.set_output_keys(["id", "tokens", "mel", "duration", "text"])
+    return ds
+
+
+def tts_datasets(hparams: dict) -> Tuple[DynamicItemDataset, DynamicItemDataset]:
+    """(train, valid) datasets of the trainer (keys ``train_data``, ``valid_data``, ``tokenizer``,
+    ``max_train_utts``, ``max_valid_utts``, ``max_frames``)."""
+    tok = hparams["tokenizer"]
+    train = make_tts_dataset(hparams["train_data"], tok, hparams.get("max_train_utts"), hparams.get("max_frames"))
+    valid = make_tts_dataset(hparams["valid_data"], tok, hparams.get("max_valid_utts"))
+    return train, valid
+
+
+class TTSBrain(TaskBrain):
+    """Tacotron 2 with guided attention; ``compute_forward`` returns the model's output dict."""
+
+    def on_fit_start(self) -> None:
+        """Start from ``init_model`` (when set), then let the trainer resume its own checkpoints."""
+        init = getattr(self.hparams, "init_model", None)
+        if init:
+            path = Path(init)
+            if not path.is_file():
+                raise SpeechprocError(f"init_model {path}: not found; train the initial model first")
+            state = torch.load(path, map_location="cpu")["modules"]
+            for name, module in self.modules.items():
+                if name in state:
+                    module.load_state_dict(state[name])
+            logger.info("initialised %s from %s", ", ".join(n for n in self.modules if n in state), path)
+        super().on_fit_start()
+
+    def compute_forward(self, batch, stage):
+        batch = batch.to(self.device)
+        tokens, tok_rel = batch.tokens
+        mel, mel_rel = batch.mel
+        tok_len = self.lengths_from_relative(tok_rel, tokens.shape[1])
+        mel_len = self.lengths_from_relative(mel_rel, mel.shape[1])
+        mel, _ = self.modules.normalize(mel, mel_len)
+        out = self.modules.model(tokens, tok_len, mel, mel_len)
+        out.update(target=mel, mel_len=mel_len, tok_len=tok_len)
+        return out
+
+    def compute_objectives(self, predictions, batch, stage):
+        model = self.modules.model
+        r = getattr(model, "module", model).r
+        losses = self.hparams.loss(predictions, predictions["target"], predictions["mel_len"],
+                                   predictions["tok_len"], r)
+        for key in ("mel_loss", "gate_loss", "attn_loss"):
+            self.stage_metrics[key] = self.stage_metrics.get(key, 0.0) + float(losses[key])
+        self.stage_metrics["n_batches"] = self.stage_metrics.get("n_batches", 0) + 1
+        if stage == sb.Stage.VALID and len(self.stage_metrics.setdefault("plots", [])) < int(
+                getattr(self.hparams, "num_plots", 2)):
+            for b in range(predictions["alignments"].shape[0]):
+                if len(self.stage_metrics["plots"]) >= int(getattr(self.hparams, "num_plots", 2)):
+                    break
+                steps = int((predictions["mel_len"][b] + r - 1) // r)
+                n_tok = int(predictions["tok_len"][b])
+                n_mel = int(predictions["mel_len"][b])
+                self.stage_metrics["plots"].append((
+                    batch.id[b], predictions["alignments"][b, :steps, :n_tok].detach().cpu(),
+                    predictions["mel_after"][b, :n_mel].detach().cpu(), predictions["target"][b, :n_mel].cpu()))
+        return losses["loss"]
+
+    def stage_stats(self, stage) -> Dict[str, float]:
+        n = max(1, self.stage_metrics.get("n_batches", 0))
+        return {k: self.stage_metrics.get(k, 0.0) / n for k in ("mel_loss", "gate_loss", "attn_loss")}
+
+    def on_stage_end(self, stage, stage_loss, epoch=None) -> None:
+        """Log and checkpoint (see :class:`TaskBrain`); after validation, write attention/mel PNGs."""
+        plots = self.stage_metrics.get("plots", [])
+        super().on_stage_end(stage, stage_loss, epoch)
+        if stage == sb.Stage.VALID and plots and sb.utils.distributed.if_main_process():
+            from speechproc.decode.tts import save_attention_png, save_mel_png
+
+            out = Path(self.hparams.output_folder) / "plots" / f"epoch{int(epoch or 0):03d}"
+            out.mkdir(parents=True, exist_ok=True)
+            for utt, align, mel, target in plots:
+                save_attention_png(align, out / f"{utt}_att.png")
+                save_mel_png(torch.cat([target, mel], dim=1), out / f"{utt}_mel.png")
