@@ -11,7 +11,7 @@
 
 train_set=train                        # training data dir (data/<set>); "all" for the overfit check
 valid_set=eval                         # validation data dir
-tts_config=conf/train_tacotron2.yaml   # training config (conf/train_tacotron2_debug.yaml: toy model for smoke tests)
+tts_config=""                          # training config; empty: conf/train_tacotron2.yaml (full) or conf/train_tacotron2_debug.yaml (quick)
 tts_exp=tacotron2                      # experiment name (exp/<name>)
 synth_sets=eval                        # data dirs to synthesize and evaluate (space-separated)
 vocoder=griffin_lim                    # griffin_lim (hifigan needs a trained checkpoint)
