@@ -15,6 +15,7 @@ from typing import Callable, Iterator, Optional, Sequence, Union
 
 __all__ = [
     "LOG_FORMAT",
+    "PathLike",
     "SpeechprocError",
     "setup_logging",
     "atomic_write_bytes",

@@ -17,9 +17,8 @@ torch.Size([12, 1503, 80])
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Union
+from typing import Dict, Optional, Sequence
 
 import torch
 from speechbrain.dataio.batch import PaddedBatch
@@ -27,7 +26,7 @@ from speechbrain.dataio.dataloader import make_dataloader as sb_make_dataloader
 from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.sampler import DynamicBatchSampler
 
-from speechproc.utils import SpeechprocError
+from speechproc.utils import PathLike, SpeechprocError
 
 __all__ = [
     "load_data_dir",
@@ -40,7 +39,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, os.PathLike]
 
 
 def load_data_dir(path: PathLike):

@@ -24,13 +24,12 @@ import numpy as np
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechproc.utils import SpeechprocError
+from speechproc.utils import PathLike, SpeechprocError
 
 __all__ = ["DecodeConfig", "Speech2Text", "load_trained_modules", "greedy_attention"]
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, os.PathLike]
 
 
 DEFAULTS: Dict[str, object] = {

@@ -27,14 +27,13 @@ import torch
 
 from speechproc.decode.vocoder import Vocoder, make_vocoder, vocoder_options
 from speechproc.features.mel import MelConfig, load_mel_config
-from speechproc.utils import SpeechprocError, atomic_output_dir
+from speechproc.utils import atomic_output_dir, PathLike, SpeechprocError
 
 __all__ = ["Text2Speech", "synthesize_dir", "save_attention_png", "save_mel_png", "HibariTTS", "CommandTTS",
            "ENGINES", "make_engine", "CopySynthesis", "read_ljspeech_text", "select_sentences", "make_synthetic_corpus"]
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, os.PathLike]
 
 
 def _to_image(x: np.ndarray, path: PathLike, min_size: int = 256) -> None:

@@ -13,7 +13,6 @@ audio at ``mel_config.sample_rate``. :func:`make_vocoder` builds one by name.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Dict, Optional, Union
 
@@ -21,13 +20,12 @@ import numpy as np
 import torch
 
 from speechproc.features.mel import MelConfig, mel_basis
-from speechproc.utils import SpeechprocError
+from speechproc.utils import PathLike, SpeechprocError
 
 __all__ = ["Vocoder", "GriffinLimVocoder", "HiFiGANVocoder", "VOCODERS", "make_vocoder"]
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, os.PathLike]
 
 
 class Vocoder:

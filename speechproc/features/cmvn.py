@@ -20,13 +20,12 @@ import torch
 
 from speechproc.data.datadir import DataDir
 from speechproc.features.fbank import FbankConfig, FeatureStore, compute_fbank
-from speechproc.utils import SpeechprocError
+from speechproc.utils import PathLike, SpeechprocError
 
 __all__ = ["CMVNStats", "GlobalCMVN", "compute_cmvn_stats", "load_cmvn_stats"]
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, os.PathLike]
 
 
 @dataclass

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple, Union
@@ -31,7 +30,7 @@ import torch
 
 from speechproc.data.datadir import DataDir
 from speechproc.features.dump import FeatureStore, dump_features, read_scp
-from speechproc.utils import SpeechprocError
+from speechproc.utils import PathLike, SpeechprocError
 
 __all__ = [
     "FbankConfig",
@@ -50,7 +49,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, os.PathLike]
 
 _WINDOW_TYPES = ("hamming", "hanning", "povey", "rectangular", "blackman")
 

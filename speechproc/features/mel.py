@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
@@ -29,13 +28,12 @@ import torch
 
 from speechproc.data.datadir import DataDir
 from speechproc.features.dump import dump_features
-from speechproc.utils import SpeechprocError
+from speechproc.utils import PathLike, SpeechprocError
 
 __all__ = ["MelConfig", "LogMel", "compute_mel", "mel_basis", "load_mel_config", "dump_mel", "num_mel_frames"]
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, os.PathLike]
 
 
 @dataclass(frozen=True)

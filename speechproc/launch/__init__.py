@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from speechproc.utils import SpeechprocError
+from speechproc.utils import PathLike, SpeechprocError
 
 __all__ = [
     "BACKENDS",
@@ -88,7 +88,6 @@ CONF_KEYS: Dict[str, tuple] = {
     "poll_interval": (int, float),
 }
 
-PathLike = Union[str, os.PathLike]
 ConfLike = Union[PathLike, Mapping[str, Any], None]
 
 

@@ -33,16 +33,15 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from speechproc.score.dtw import dtw
-from speechproc.utils import SpeechprocError, atomic_write_text
+from speechproc.utils import atomic_write_text, PathLike, SpeechprocError
 
 __all__ = [
     "mcep_params",
@@ -60,7 +59,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, os.PathLike]
 
 MCD_CONST = 10.0 / math.log(10.0) * math.sqrt(2.0)
 _ALPHA = ((8000, 13, 0.31), (16000, 23, 0.41), (22050, 34, 0.45), (24000, 34, 0.46), (32000, 36, 0.50),

@@ -15,22 +15,20 @@ Batches come from :func:`make_tts_dataset`: ``tokens`` ``(B, L)`` (text tokens +
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Optional, Tuple
 
 import speechbrain as sb
 import torch
 from speechbrain.dataio.dataset import DynamicItemDataset
 
 from speechproc.tasks.base import TaskBrain
-from speechproc.utils import SpeechprocError
+from speechproc.utils import PathLike, SpeechprocError
 
 __all__ = ["TTSBrain", "make_tts_dataset", "tts_datasets", "encode_text"]
 
 logger = logging.getLogger(__name__)
 
-PathLike = Union[str, os.PathLike]
 
 
 def encode_text(tokenizer, text: str) -> torch.Tensor:

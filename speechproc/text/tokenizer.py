@@ -25,7 +25,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
 from abc import ABC, abstractmethod
 from collections import Counter
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 from speechproc.text.normalize import clean, cleaner_names
-from speechproc.utils import SpeechprocError, atomic_output_dir
+from speechproc.utils import atomic_output_dir, PathLike, SpeechprocError
 
 __all__ = [
     "BLANK",
@@ -63,7 +62,6 @@ SPECIALS = (BLANK, UNK, SOS_EOS)
 TOKENIZER_TYPES = ("bpe", "unigram", "char", "word")
 DEFAULT_VOCAB_SIZE = 30  # bpe/unigram default, as in ESPnet's AN4 recipe
 
-PathLike = Union[str, os.PathLike]
 
 
 class Tokenizer(ABC):
