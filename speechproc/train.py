@@ -116,8 +116,10 @@ def _asr_data(hparams: dict) -> Tuple[object, object]:
 
     tok = hparams["tokenizer"]
     train = make_asr_dataset(hparams["train_data"], tok, min_duration=hparams.get("min_duration", 0.0),
-                             max_duration=hparams.get("max_duration"), max_utts=hparams.get("max_train_utts"))
-    valid = make_asr_dataset(hparams["valid_data"], tok, sort="ascending", max_utts=hparams.get("max_valid_utts"))
+                             max_duration=hparams.get("max_duration"), max_utts=hparams.get("max_train_utts"),
+                             input=hparams.get("input", "fbank"))
+    valid = make_asr_dataset(hparams["valid_data"], tok, sort="ascending", max_utts=hparams.get("max_valid_utts"),
+                             input=hparams.get("input", "fbank"))
     return train, valid
 
 
@@ -141,10 +143,14 @@ def _task(name: str) -> Tuple[type, Callable[[dict], Tuple[object, object]], str
         from speechproc.tasks.tts import TTSBrain, tts_datasets
 
         return TTSBrain, tts_datasets, "duration"
+    if name == "whisper":
+        from speechproc.tasks.whisper import WhisperBrain
+
+        return WhisperBrain, _asr_data, "duration"
     raise SpeechprocError(f"unknown task '{name}' (yaml key 'task'); known tasks: {', '.join(TASKS)}")
 
 
-TASKS = ("asr", "lm", "tts")
+TASKS = ("asr", "lm", "tts", "whisper")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -414,7 +420,13 @@ def train(argv: Sequence[str]) -> Optional[object]:
         names = average_best(checkpointer, modules, hparams.get("best_key", "loss"), hparams.get("best_mode", "min"),
                              int(hparams.get("average_n", 1)), out_dir / "model.pt")
         steps = getattr(brain, "optimizer_steps", 0)
+        import resource
+
+        params = {id(p): p for m in modules.values() for p in m.parameters()}
         summary = {"train_seconds_this_run": round(elapsed, 1), "optimizer_steps_this_run": steps,
+                   "peak_rss_mb_this_run": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
+                   "parameters": sum(p.numel() for p in params.values()),
+                   "trainable_parameters": sum(p.numel() for p in params.values() if p.requires_grad),
                    "final_model_sha1": modules_sha1(brain.modules),
                    "epochs": hparams["epoch_counter"].current, "averaged": names,
                    "world_size": int(os.environ.get("WORLD_SIZE", "1"))}

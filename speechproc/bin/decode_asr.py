@@ -39,7 +39,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--ctc-weight", type=float, default=None, help="overrides the decode yaml")
     p.add_argument("--lm-weight", type=float, default=None, help="overrides the decode yaml")
     p.add_argument("--length-bonus", type=float, default=None, help="overrides the decode yaml")
-    p.add_argument("--mode", choices=["beam", "greedy_ctc"], default=None, help="overrides the decode yaml")
+    p.add_argument("--mode", choices=["beam", "greedy_ctc", "greedy"], default=None, help="overrides the decode yaml")
     p.add_argument("--nj", type=int, default=1, help="parallel jobs (JOB=1:nj)")
     p.add_argument("--cmd", default="local", choices=["local", "slurm"], help="job backend")
     p.add_argument("--cmd-conf", default=None, help="launch configuration yaml")
@@ -61,7 +61,8 @@ def decode_dir(s2t, data: str, batch_seconds: float = 200.0, max_utts: Optional[
     """
     from speechproc.data.dataset import make_asr_dataset, make_dataloader
 
-    ds = make_asr_dataset(data, None, fbank_config=None, sort="descending", max_utts=max_utts)
+    ds = make_asr_dataset(data, None, fbank_config=None, sort="descending", max_utts=max_utts,
+                          input=getattr(s2t, "input", "fbank"))
     loader = make_dataloader(ds, batch_seconds=batch_seconds, shuffle=False)
     hyps: Dict[str, str] = {}
     audio = 0.0

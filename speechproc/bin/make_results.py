@@ -30,6 +30,11 @@ def get_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("exp_dir", help="experiment root, e.g. exp")
     p.add_argument("--out", default=None, help="output file (default: <exp_dir>/RESULTS.md)")
+    p.add_argument("--finetune-table", action="store_true",
+                   help="add the before/after table of a fine-tuning recipe (strategy, trainable parameters, "
+                        "train time, peak RSS, dev/test WER and CER, raw and Whisper-normalised)")
+    p.add_argument("--dev-set", default="train_dev", help="dev set of --finetune-table (default train_dev)")
+    p.add_argument("--test-set", default="test", help="test set of --finetune-table (default test)")
     return p
 
 
@@ -40,7 +45,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cli = list(sys.argv[1:] if argv is None else argv)
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.make_results"] + cli)
     out = Path(args.out) if args.out else Path(args.exp_dir) / "RESULTS.md"
-    write_results_md(args.exp_dir, out, command)
+    write_results_md(args.exp_dir, out, command,
+                     finetune_sets=(args.dev_set, args.test_set) if args.finetune_table else None)
     logger.info("wrote %s", out)
     return 0
 

@@ -39,6 +39,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--features", choices=FEATURE_MODES, default="hf",
                    help="log-mel front end of the hf backend: hf (transformers, as in fine-tuning) or "
                         "faster-whisper (identical input to the faster-whisper backend) (default hf)")
+    p.add_argument("--window-seconds", type=float, default=30.0,
+                   help="input window of the hf backend in seconds (Whisper: 30; shorter is faster, "
+                        "utterances must fit) (default 30)")
     p.add_argument("--language", default="en", help="language code for multilingual models (default en)")
     p.add_argument("--nthreads", type=int, default=1, help="intra-op CPU threads (default 1)")
     p.add_argument("--limit", type=int, default=None, help="decode only the first N utterances")
@@ -56,7 +59,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     utts = data.utts if args.limit is None else data.utts[: args.limit]
     t0 = time.perf_counter()
     transcriber = make_whisper_transcriber(args.backend, args.model, features=args.features,
-                                           language=args.language, nthreads=args.nthreads)
+                                           language=args.language, nthreads=args.nthreads,
+                                           window_seconds=args.window_seconds)
     load_s = time.perf_counter() - t0
     texts, tokens, stats = transcribe_data_dir(transcriber, data, utts)
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.whisper_decode"]
@@ -66,6 +70,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "model": args.model,
         "features": args.features if args.backend == "hf" else "faster-whisper",
         "language": args.language,
+        "window_seconds": args.window_seconds if args.backend == "hf" else 30.0,
         "nthreads": args.nthreads,
         "data_dir": str(args.data_dir),
         "n_utts": len(utts),

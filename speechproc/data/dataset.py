@@ -78,6 +78,7 @@ def make_asr_dataset(
     max_duration: Optional[float] = None,
     sort: Optional[str] = None,
     max_utts: Optional[int] = None,
+    input: str = "fbank",
 ) -> DynamicItemDataset:
     """Dataset of a data dir (or feature dump dir) for ASR training or decoding.
 
@@ -90,6 +91,9 @@ def make_asr_dataset(
         min_duration / max_duration: keep utterances within these durations (seconds).
         sort: None, "ascending" or "descending" by duration (for decoding with little padding).
         max_utts: keep only the first ``max_utts`` utterances (C-sorted ids), for debugging.
+        input: ``fbank`` (features as above) or ``wave`` (``feats`` is the waveform ``(T,)`` at
+            ``fbank_config.sample_rate``, 16 kHz by default: for pretrained models with their own
+            front end, e.g. Whisper or wav2vec2).
 
     Returns:
         a DynamicItemDataset with items ``id feats duration text tokens tokens_bos tokens_eos``;
@@ -101,7 +105,9 @@ def make_asr_dataset(
     data = load_data_dir(path)
     durations = utterance_durations(path, data)
     utts = data.utts if max_utts is None else data.utts[:max_utts]
-    store = FeatureStore(path) if (path / "feats.scp").is_file() else None
+    if input not in ("fbank", "wave"):
+        raise SpeechprocError(f"input '{input}' unknown; use fbank or wave")
+    store = FeatureStore(path) if input == "fbank" and (path / "feats.scp").is_file() else None
     if store is not None and fbank_config is None:
         fbank_config = store.config
     config = fbank_config or FbankConfig()
@@ -125,6 +131,8 @@ def make_asr_dataset(
                 raise SpeechprocError(f"{path}/feats.scp: no features for '{uid}'; re-run the feature stage")
             return torch.from_numpy(store[uid].copy())
         wave, _ = data.load_audio(uid, sample_rate=config.sample_rate)
+        if input == "wave":
+            return torch.from_numpy(wave)
         return compute_fbank(wave, config)
 
     dataset.add_dynamic_item(feats_of, takes=["id"], provides="feats")

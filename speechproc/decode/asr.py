@@ -7,6 +7,11 @@ Decoding modes (``mode`` in the decode yaml):
   ``LengthScorer`` bonus). Score = (1 - ctc_weight) * attention + ctc_weight * CTC
   + lm_weight * LM + length_bonus * length.
 - ``greedy_ctc``: best-path CTC (fast, no decoder).
+- ``greedy``: the model's own batched greedy decoding (pretrained sequence-to-sequence models
+  such as :class:`~speechproc.models.pretrained.whisper_asr.WhisperASR`).
+
+Models trained on waveforms (yaml ``input: wave``: Whisper, wav2vec2-style encoders) get padded
+waveforms instead of fbank features.
 
 A decode yaml (``conf/decode_asr.yaml``) holds ``mode beam_size ctc_weight lm_weight length_bonus
 max_decode_ratio batch_seconds``; the verb ``decode_asr`` writes a decode dir with ``text``
@@ -62,8 +67,8 @@ def DecodeConfig(path: Optional[PathLike] = None, **overrides) -> Dict[str, obje
             if k not in DEFAULTS:
                 raise SpeechprocError(f"{where}: unknown decode option '{k}'; known: {', '.join(DEFAULTS)}")
             cfg[k] = v
-    if cfg["mode"] not in ("beam", "greedy_ctc"):
-        raise SpeechprocError(f"decode option mode: '{cfg['mode']}' unknown; use beam or greedy_ctc")
+    if cfg["mode"] not in ("beam", "greedy_ctc", "greedy"):
+        raise SpeechprocError(f"decode option mode: '{cfg['mode']}' unknown; use beam, greedy_ctc or greedy")
     return cfg
 
 
@@ -103,7 +108,10 @@ def load_trained_modules(exp_dir: PathLike, extra_overrides: Optional[dict] = No
     modules = hparams["modules"]
     for name, module in modules.items():
         if name in state["modules"]:
-            module.load_state_dict(state["modules"][name])
+            if hasattr(module, "load_trained_state"):  # pretrained wrappers: model.pt holds the trained part only
+                module.load_trained_state(state["modules"][name], str(weights))
+            else:
+                module.load_state_dict(state["modules"][name])
         module.to(device).eval()
     return hparams, modules
 
@@ -180,11 +188,13 @@ class Speech2Text:
     'YES'
     """
 
-    def __init__(self, model, normalize, tokenizer, fbank_config=None, lm=None, device: str = "cpu", **decode) -> None:
+    def __init__(self, model, normalize, tokenizer, fbank_config=None, lm=None, device: str = "cpu",
+                 input: str = "fbank", **decode) -> None:
         from speechproc.features.fbank import FbankConfig
 
         self.model = model.to(device).eval()
-        self.normalize = normalize.to(device).eval()
+        self.normalize = normalize.to(device).eval() if normalize is not None else None
+        self.input = input
         self.tokenizer = tokenizer
         self.fbank_config = fbank_config or FbankConfig()
         self.lm = lm.to(device).eval() if lm is not None else None
@@ -192,6 +202,16 @@ class Speech2Text:
         self.config = DecodeConfig(**decode)
         if self.config["lm_weight"] and self.lm is None:
             raise SpeechprocError("decode option lm_weight > 0 needs a language model (--lm-dir)")
+        mode = self.config["mode"]
+        if mode == "greedy" and not hasattr(self.model, "greedy_decode"):
+            raise SpeechprocError(f"decode mode greedy needs a model with its own greedy decoding (Whisper); "
+                                  f"{type(self.model).__name__} has none: use beam or greedy_ctc")
+        if mode == "beam" and not hasattr(self.model, "transformer"):
+            raise SpeechprocError(f"decode mode beam needs a CTC/attention model; {type(self.model).__name__} "
+                                  f"decodes with mode {'greedy' if hasattr(self.model, 'greedy_decode') else 'greedy_ctc'}")
+        if mode == "greedy_ctc" and not hasattr(self.model, "ctc_logprobs"):
+            raise SpeechprocError(f"decode mode greedy_ctc needs a CTC model; {type(self.model).__name__} has no CTC "
+                                  f"head: use mode greedy")
         self.searcher = self._build_searcher() if self.config["mode"] == "beam" else None
 
     @classmethod
@@ -210,7 +230,8 @@ class Speech2Text:
             from speechproc.features.fbank import load_fbank_config
 
             fbank_config = load_fbank_config(train_data)
-        return cls(modules["model"], modules["normalize"], hparams["tokenizer"], fbank_config, lm, device, **cfg)
+        return cls(modules["model"], modules.get("normalize"), hparams["tokenizer"], fbank_config, lm, device,
+                   input=hparams.get("input", "fbank"), **cfg)
 
     # ------------------------------------------------------------------
     def _build_searcher(self):
@@ -250,7 +271,8 @@ class Speech2Text:
         return searcher
 
     def features(self, waves: Sequence[Union[np.ndarray, torch.Tensor]], sample_rate: Optional[int] = None):
-        """Fbank of each waveform, padded: ``(B, T, D)`` and ``(B,)`` frame counts."""
+        """Model input of each waveform, padded: fbank ``(B, T, D)`` (or, for ``input: wave``
+        models, the waveforms ``(B, T)``) and ``(B,)`` lengths."""
         from speechproc.data.audio import resample
         from speechproc.features.fbank import compute_fbank
 
@@ -259,7 +281,10 @@ class Speech2Text:
             w = np.asarray(w, dtype=np.float32)
             if sample_rate is not None and sample_rate != self.fbank_config.sample_rate:
                 w = resample(w, sample_rate, self.fbank_config.sample_rate)
-            feats.append(compute_fbank(w, self.fbank_config))
+            feats.append(torch.from_numpy(w) if self.input == "wave" else compute_fbank(w, self.fbank_config))
+        if self.input == "wave":
+            lengths = torch.tensor([len(f) for f in feats], dtype=torch.long)
+            return torch.nn.utils.rnn.pad_sequence(feats, batch_first=True), lengths
         return self.pad(feats)
 
     @staticmethod
@@ -277,9 +302,12 @@ class Speech2Text:
         from speechproc.tasks.asr import ctc_greedy_ids
 
         feats, lengths = feats.to(self.device), lengths.to(self.device)
-        if int(lengths.min()) < 7:
+        if self.config["mode"] == "greedy":
+            return self.model.greedy_decode(feats, lengths)
+        if self.input == "fbank" and int(lengths.min()) < 7:
             raise SpeechprocError("an utterance is shorter than 7 frames (~0.09 s); it cannot be recognised")
-        feats, _ = self.normalize(feats, lengths)
+        if self.normalize is not None:
+            feats, _ = self.normalize(feats, lengths)
         enc, enc_lengths = self.model.encode(feats, lengths)
         if self.config["mode"] == "greedy_ctc":
             return ctc_greedy_ids(self.model.ctc_logprobs(enc), enc_lengths, self.tokenizer.blank_id)

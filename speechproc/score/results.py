@@ -25,7 +25,8 @@ from typing import Dict, List, Mapping, Optional, Union
 
 from speechproc.utils import SpeechprocError, atomic_write_text
 
-__all__ = ["DecodeScores", "collect_scores", "git_commit", "environment_info", "format_results_md", "write_results_md"]
+__all__ = ["DecodeScores", "collect_scores", "git_commit", "environment_info", "format_results_md", "write_results_md",
+           "finetune_rows", "format_finetune_table"]
 
 PathLike = Union[str, Path]
 _METRIC_ORDER = ("wer", "cer", "ter")
@@ -142,6 +143,101 @@ def _fmt(metric: Optional[Mapping[str, object]], key: str) -> str:
     return f"{float(metric[key]):.2f}"  # type: ignore[arg-type]
 
 
+def _read_json(path: Path) -> Optional[dict]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except json.JSONDecodeError as e:
+        raise SpeechprocError(f"{path}: not valid JSON ({e}); re-run the stage that wrote it") from None
+
+
+def _strategy_of(model_dir: Path) -> str:
+    """The ``strategy.name`` of a training run's yaml (tags ignored), or ``-``."""
+    import yaml
+
+    for name in ("hparams.yaml", "train.yaml"):
+        p = model_dir / name
+        if not p.is_file():
+            continue
+        loader = type("_L", (yaml.SafeLoader,), {})
+        loader.add_multi_constructor("!", lambda ld, suffix, node: None)
+        data = yaml.load(p.read_text(encoding="utf-8"), Loader=loader) or {}
+        strategy = data.get("strategy")
+        if isinstance(strategy, dict) and strategy.get("name"):
+            return str(strategy["name"])
+    return "-"
+
+
+def finetune_rows(exp_dir: PathLike, dev_set: str, test_set: str) -> List[Dict[str, object]]:
+    """One row per model dir of ``exp_dir`` for the before/after table of a fine-tuning recipe.
+
+    A model dir with ``train_summary.json`` is a training run (strategy from its yaml, trainable
+    parameters, training wall time, peak RSS); one without it is a zero-shot system (its
+    ``decode_<set>/decode.json`` gives the backend and window). Scores come from
+    ``decode_<set>/score_{wer,cer}`` (raw text) and ``decode_<set>_whisper_en/score_{wer,cer}``
+    (Whisper's English normalisation).
+    """
+    exp = Path(exp_dir)
+    scores = {(d.model, d.decode_dir): d for d in collect_scores(exp)}
+    models = sorted({m for m, _ in scores}, key=lambda m: (Path(exp / m / "train_summary.json").is_file(), m))
+    rows = []
+    for model in models:
+        def metric(decode_dir: str, m: str) -> Optional[float]:
+            d = scores.get((model, decode_dir))
+            v = d.metrics.get(m, {}).get(m) if d else None
+            return float(v) if v is not None else None  # type: ignore[arg-type]
+
+        summary = _read_json(exp / model / "train_summary.json")
+        row: Dict[str, object] = {"system": model}
+        if summary is not None:
+            row.update(strategy=_strategy_of(exp / model), trainable=summary.get("trainable_parameters"),
+                       total=summary.get("parameters"), train_min=float(summary.get("train_seconds_this_run", 0)) / 60,
+                       peak_rss_mb=summary.get("peak_rss_mb_this_run"), epochs=summary.get("epochs"))
+        else:
+            info = _read_json(exp / model / f"decode_{test_set}" / "decode.json") or {}
+            backend = info.get("backend", "?")
+            win = info.get("window_seconds", 30.0)
+            row.update(strategy=f"zero-shot ({backend}, {float(win):g}-s window)", trainable=0)
+        for key, dd in (("dev", f"decode_{dev_set}"), ("test", f"decode_{test_set}"),
+                        ("test_norm", f"decode_{test_set}_whisper_en"), ("dev_norm", f"decode_{dev_set}_whisper_en")):
+            row[f"{key}_wer"], row[f"{key}_cer"] = metric(dd, "wer"), metric(dd, "cer")
+        rows.append(row)
+    return rows
+
+
+def format_finetune_table(exp_dir: PathLike, dev_set: str, test_set: str) -> str:
+    """Markdown of :func:`finetune_rows`: the before/after table."""
+    rows = finetune_rows(exp_dir, dev_set, test_set)
+
+    def pct(v: object) -> str:
+        return "-" if v is None else f"{float(v):.2f}"  # type: ignore[arg-type]
+
+    head = ["system", "strategy", "trainable params", "train time (min)", "peak RSS (MB)",
+            f"{dev_set} WER", f"{dev_set} CER", f"{test_set} WER", f"{test_set} CER",
+            f"{test_set} WER (norm.)", f"{test_set} CER (norm.)"]
+    lines = ["## Before/after fine-tuning", "",
+             "WER/CER in %, greedy decoding. Raw: hypotheses against the references as they are (upper case, "
+             "spelled letters). Norm.: both sides through Whisper's English normaliser "
+             "(`score_asr --normalize whisper_en`).", "",
+             "|" + "|".join(head) + "|", "|" + "|".join(["---"] * len(head)) + "|"]
+    for r in rows:
+        trainable = r.get("trainable")
+        total = r.get("total")
+        if trainable is None:
+            tp = "-"
+        elif total:
+            tp = f"{int(trainable) / 1e6:.2f} M ({100.0 * int(trainable) / int(total):.2f} %)"  # type: ignore[call-overload]
+        else:
+            tp = f"{int(trainable) / 1e6:.2f} M"  # type: ignore[call-overload]
+        cells = [str(r["system"]), str(r["strategy"]), tp,
+                 f"{float(r['train_min']):.1f}" if r.get("train_min") is not None else "-",  # type: ignore[arg-type]
+                 f"{float(r['peak_rss_mb']):.0f}" if r.get("peak_rss_mb") is not None else "-",  # type: ignore[arg-type]
+                 pct(r["dev_wer"]), pct(r["dev_cer"]), pct(r["test_wer"]), pct(r["test_cer"]),
+                 pct(r["test_norm_wer"]), pct(r["test_norm_cer"])]
+        lines.append("|" + "|".join(cells) + "|")
+    lines.append("")
+    return "\n".join(lines)
+
+
 def format_results_md(exp_dir: PathLike, command: str, env: Optional[Mapping[str, str]] = None) -> str:
     """Render RESULTS.md for ``exp_dir``.
 
@@ -183,9 +279,16 @@ def format_results_md(exp_dir: PathLike, command: str, env: Optional[Mapping[str
 
 
 def write_results_md(
-    exp_dir: PathLike, out_path: PathLike, command: str, env: Optional[Mapping[str, str]] = None
+    exp_dir: PathLike, out_path: PathLike, command: str, env: Optional[Mapping[str, str]] = None,
+    finetune_sets: Optional[tuple] = None,
 ) -> Path:
-    """Write :func:`format_results_md` to ``out_path`` atomically; returns ``out_path``."""
+    """Write :func:`format_results_md` to ``out_path`` atomically (with the before/after table of
+    :func:`format_finetune_table` first when ``finetune_sets`` is ``(dev_set, test_set)``);
+    returns ``out_path``."""
     text = format_results_md(exp_dir, command, env)
+    if finetune_sets is not None:
+        cut = text.find("\n## ", text.find("## Environments") + 1)  # after the environment block
+        cut = len(text) if cut < 0 else cut + 1
+        text = text[:cut] + format_finetune_table(exp_dir, *finetune_sets) + "\n" + text[cut:]
     atomic_write_text(out_path, text)
     return Path(out_path)

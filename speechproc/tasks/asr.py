@@ -1,7 +1,8 @@
 """Joint CTC/attention ASR training (``task: asr``).
 
-Expected hparams (HyperPyYAML): ``modules`` with ``model`` (:class:`~speechproc.models.asr.ConformerASR`)
-and ``normalize`` (:class:`~speechproc.features.cmvn.GlobalCMVN`); ``ctc_weight``;
+Expected hparams (HyperPyYAML): ``modules`` with ``model`` (:class:`~speechproc.models.asr.ConformerASR`,
+or :class:`~speechproc.models.pretrained.ssl_ctc.SSLEncoderCTC` on waveforms with ``ctc_weight: 1.0``)
+and optionally ``normalize`` (:class:`~speechproc.features.cmvn.GlobalCMVN`); ``ctc_weight``;
 ``label_smoothing``; optional ``spec_augment`` (a list of ``(B, T, D) -> (B, T, D)`` callables,
 applied in training only); ``tokenizer`` (for the validation error rates).
 
@@ -47,7 +48,8 @@ class ASRBrain(TaskBrain):
         batch = batch.to(self.device)
         feats, rel = batch.feats
         lengths = self.lengths_from_relative(rel, feats.shape[1])
-        feats, _ = self.modules.normalize(feats, lengths)
+        if "normalize" in self.modules:  # fbank models; pretrained waveform encoders have none
+            feats, _ = self.modules.normalize(feats, lengths)
         if stage == sb.Stage.TRAIN:
             for augment in getattr(self.hparams, "spec_augment", None) or []:
                 feats = augment(feats)

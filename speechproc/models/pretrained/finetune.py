@@ -1,0 +1,171 @@
+"""Fine-tuning strategies for pretrained models, as configuration (no code forks).
+
+A strategy is a small dict from the training yaml, applied to any ``torch.nn.Module`` (a
+``transformers`` Whisper, wav2vec2 or HuBERT model):
+
+```yaml
+strategy:
+    name: lora                       # full | freeze_encoder | lora | adapters | frozen
+    freeze: ["model.encoder.conv*"]  # extra frozen modules (fnmatch on module names)
+    unfreeze: []                     # modules trained even when the strategy freezes them
+    lora: {rank: 8, alpha: 16, target_modules: ["*.q_proj", "*.v_proj"]}
+    adapters: {projection_size: 32, target_modules: ["*.fc2"]}
+```
+
+- ``full``: every parameter trains (minus ``freeze``).
+- ``freeze_encoder``: the modules named by ``encoder_modules`` (the model wrapper gives the
+  default, e.g. ``model.encoder`` for Whisper) are frozen.
+- ``lora``: all pretrained weights frozen; SpeechBrain's :class:`speechbrain.nnet.adapters.LoRA`
+  wraps every ``nn.Linear`` matching ``target_modules`` (low-rank ``B A x * alpha / rank`` added,
+  ``B`` initialised to zero so the model starts as the pretrained one).
+- ``adapters``: all pretrained weights frozen; SpeechBrain's
+  :class:`speechbrain.nnet.adapters.HoulsbyAdapterLinear` (bottleneck down-projection, Swish,
+  up-projection, residual) after every ``nn.Linear`` matching ``target_modules`` (Houlsby et al.
+  place them after the feed-forward output, ``fc2`` in Whisper).
+- ``frozen``: nothing trains (zero-shot evaluation through the same path).
+
+SpeechBrain's adapter classes are used rather than the ``peft`` library: they wrap plain
+``nn.Linear`` modules of any model (Whisper, wav2vec2, our own), save through SpeechBrain's
+checkpointer like every other module here, and need no extra dependency; ``peft`` would add
+a second model wrapper (``PeftModel``) around the ``transformers`` model and its own save format.
+
+:func:`trainable_state_dict` / :func:`load_trainable_state_dict` save and restore only what
+trains, so a LoRA checkpoint of Whisper tiny holds its adapters, not 39 M frozen weights.
+"""
+from __future__ import annotations
+
+import fnmatch
+import logging
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+import torch
+
+from speechproc.utils import SpeechprocError
+
+__all__ = ["STRATEGIES", "apply_strategy", "count_parameters", "trainable_state_dict", "load_trainable_state_dict"]
+
+logger = logging.getLogger(__name__)
+
+STRATEGIES = ("full", "freeze_encoder", "lora", "adapters", "frozen")
+_KEYS = {"name", "freeze", "unfreeze", "lora", "adapters", "encoder_modules"}
+
+
+def _match(name: str, patterns: Iterable[str]) -> bool:
+    return any(name == p or fnmatch.fnmatchcase(name, p) or name.startswith(p + ".") for p in patterns)
+
+
+def _set_grad(model: torch.nn.Module, patterns: Sequence[str], flag: bool) -> int:
+    n = 0
+    for name, module in model.named_modules():
+        if name and _match(name, patterns):
+            for p in module.parameters():
+                p.requires_grad = flag
+            n += 1
+    return n
+
+
+def _wrap_linears(model: torch.nn.Module, patterns: Sequence[str], make, what: str) -> List[str]:
+    from speechbrain.nnet.adapters import replace_module
+
+    names = [n for n, m in model.named_modules()
+             if n and isinstance(m, torch.nn.Linear) and any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+    if not names:
+        linear = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)][:6]
+        raise SpeechprocError(f"strategy {what}: target_modules {list(patterns)} match no nn.Linear of the model; "
+                              f"linear layers are named like: {', '.join(linear)}")
+    for n in names:
+        replace_module(model, n, make(model.get_submodule(n)))
+    return names
+
+
+def apply_strategy(model: torch.nn.Module, strategy: Optional[Mapping] = None,
+                   encoder_modules: Sequence[str] = ()) -> Dict[str, int]:
+    """Freeze / wrap ``model`` in place according to ``strategy`` (see the module docstring).
+
+    Args:
+        model: the pretrained model.
+        strategy: the yaml dict (``None`` or ``{}``: full fine-tuning).
+        encoder_modules: default module names frozen by ``freeze_encoder``.
+
+    Returns:
+        ``{"total": all parameters, "trainable": parameters that train}``.
+    """
+    strategy = dict(strategy or {})
+    unknown = set(strategy) - _KEYS
+    if unknown:
+        raise SpeechprocError(f"strategy: unknown key(s) {sorted(unknown)}; known: {sorted(_KEYS)}")
+    name = strategy.get("name", "full")
+    if name not in STRATEGIES:
+        raise SpeechprocError(f"strategy name '{name}' unknown; choose one of: {', '.join(STRATEGIES)}")
+    if name in ("lora", "adapters", "frozen"):
+        for p in model.parameters():
+            p.requires_grad = False
+    if name == "freeze_encoder":
+        enc = list(strategy.get("encoder_modules") or encoder_modules)
+        if not enc or not _set_grad(model, enc, False):
+            raise SpeechprocError(f"strategy freeze_encoder: no module named {enc}; set strategy.encoder_modules")
+    if name == "lora":
+        from speechbrain.nnet.adapters import LoRA
+
+        opts = dict(strategy.get("lora") or {})
+        rank, alpha = int(opts.get("rank", 8)), float(opts.get("alpha", 16))
+        targets = opts.get("target_modules") or ["*.q_proj", "*.v_proj"]
+        names = _wrap_linears(model, targets, lambda m: LoRA(m, rank=rank, alpha=alpha), "lora")
+        logger.info("LoRA rank %d alpha %g on %d linear layers (%s ...)", rank, alpha, len(names), names[0])
+    if name == "adapters":
+        from speechbrain.nnet.adapters import HoulsbyAdapterLinear
+
+        opts = dict(strategy.get("adapters") or {})
+        size = int(opts.get("projection_size", 32))
+        targets = opts.get("target_modules") or ["*.fc2"]
+        names = _wrap_linears(model, targets, lambda m: HoulsbyAdapterLinear(m, size), "adapters")
+        for n in names:  # the wrapped layer stays frozen (HoulsbyAdapterLinear does not freeze it itself)
+            for p in model.get_submodule(n).pretrained_linear.parameters():
+                p.requires_grad = False
+            up = model.get_submodule(n).adapter_up_proj  # start as the identity: the pretrained model
+            torch.nn.init.zeros_(up.weight)
+        logger.info("Houlsby adapters (bottleneck %d) after %d linear layers (%s ...)", size, len(names), names[0])
+    if strategy.get("freeze"):
+        _set_grad(model, strategy["freeze"], False)
+    if strategy.get("unfreeze"):
+        _set_grad(model, strategy["unfreeze"], True)
+    counts = count_parameters(model)
+    logger.info("strategy %s: %d of %d parameters train (%.2f %%)", name, counts["trainable"], counts["total"],
+                100.0 * counts["trainable"] / max(1, counts["total"]))
+    return counts
+
+
+def count_parameters(model: torch.nn.Module) -> Dict[str, int]:
+    """``{"total": ..., "trainable": ...}`` parameter counts (shared tensors counted once)."""
+    seen, total, trainable = set(), 0, 0
+    for p in model.parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        total += p.numel()
+        trainable += p.numel() if p.requires_grad else 0
+    return {"total": total, "trainable": trainable}
+
+
+def trainable_state_dict(model: torch.nn.Module) -> Dict[str, torch.Tensor]:
+    """The entries of ``model.state_dict()`` that train (parameters with ``requires_grad``)."""
+    keep = {n for n, p in model.named_parameters() if p.requires_grad}
+    return {k: v.detach().clone() for k, v in model.state_dict(keep_vars=True).items() if k in keep}
+
+
+def load_trainable_state_dict(model: torch.nn.Module, state: Mapping[str, torch.Tensor], where: str = "") -> None:
+    """Load a :func:`trainable_state_dict` (or a full one) into ``model``.
+
+    Every trainable parameter must be in ``state``; keys the model lacks are an error (a
+    checkpoint of another strategy or model).
+    """
+    own = model.state_dict()
+    unexpected = [k for k in state if k not in own]
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    missing = [k for k in trainable if k not in state]
+    if unexpected or missing:
+        raise SpeechprocError(
+            f"{where or 'checkpoint'}: does not fit this model (strategy or model changed?): "
+            f"unexpected {unexpected[:3]}, missing trainable {missing[:3]}"
+        )
+    model.load_state_dict(dict(state), strict=False)

