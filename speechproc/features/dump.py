@@ -28,13 +28,50 @@ import torch
 from speechproc.data.datadir import DataDir
 from speechproc.utils import PathLike, SpeechprocError, atomic_output_dir
 
-__all__ = ["Compute", "dump_features", "read_scp", "FeatureStore"]
+__all__ = ["Compute", "settings_from_dict", "load_settings", "dump_features", "read_scp", "FeatureStore"]
 
 logger = logging.getLogger(__name__)
 
 #: ``compute(wave (T,) float32, config) -> features (frames, dim)``, or ``None`` when the utterance is too
 #: short to give a frame. Must be a module-level function (it is sent to worker processes).
 Compute = Callable[[np.ndarray, Any], Optional[np.ndarray]]
+
+
+def settings_from_dict(cls: Any, d: Dict[str, Any], where: str, kind: str) -> Any:
+    """Build the extractor settings dataclass ``cls`` from a dict (a yaml file, a dump's
+    ``<kind>.json``), ignoring the ``feat_dim`` that :func:`dump_features` writes beside them;
+    unknown keys are an error that names them, the file and the known ones."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    d = {k: v for k, v in d.items() if k != "feat_dim"}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise SpeechprocError(f"{where}: unknown {kind} option(s) {unknown}; known: {', '.join(sorted(names))}")
+    return cls(**d)
+
+
+def load_settings(cls: Any, path: PathLike, kind: str, writer: str) -> Any:
+    """Read extractor settings ``cls`` from a yaml/json file, or from a dump dir's ``<kind>.json``.
+
+    Args:
+        cls: the settings dataclass (``FbankConfig``, ``MelConfig``).
+        path: a file, or a dump dir.
+        kind: ``fbank``, ``mel``: the dump's file name and the word used in errors.
+        writer: the verb that writes the file, named when it is missing.
+    """
+    import yaml
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / f"{kind}.json"
+    if not path.is_file():
+        raise SpeechprocError(f"{path}: not found; it is written by 'speechproc {writer}' (or give a yaml file)")
+    try:
+        d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise SpeechprocError(f"{path}: not valid yaml/json ({e})") from None
+    if not isinstance(d, dict):
+        raise SpeechprocError(f"{path}: expected a mapping of {kind} options, got {type(d).__name__}")
+    return settings_from_dict(cls, d, str(path), kind)
 
 
 def _check_utt_name(data_dir: PathLike, utt: str) -> None:

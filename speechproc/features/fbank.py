@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional, Tuple, Union
 
 import numpy as np
@@ -143,11 +142,9 @@ class FbankConfig:
     @classmethod
     def from_dict(cls, d: dict, where: str = "fbank config") -> "FbankConfig":
         """Build from a dict; unknown keys are an error that names them."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names - {"feat_dim"})
-        if unknown:
-            raise SpeechprocError(f"{where}: unknown fbank option(s) {unknown}; known: {', '.join(sorted(names))}")
-        return cls(**{k: v for k, v in d.items() if k in names})
+        from speechproc.features.dump import settings_from_dict
+
+        return settings_from_dict(cls, d, where, "fbank")
 
     def _kaldi_kwargs(self, dither: Optional[float] = None) -> dict:
         return dict(
@@ -326,20 +323,9 @@ def dump_fbank(
 
 def load_fbank_config(path: PathLike) -> FbankConfig:
     """Read an :class:`FbankConfig` from a yaml/json file (e.g. ``fbank.json`` of a dump dir) or a dump dir."""
-    import yaml
+    from speechproc.features.dump import load_settings
 
-    path = Path(path)
-    if path.is_dir():
-        path = path / "fbank.json"
-    if not path.is_file():
-        raise SpeechprocError(f"{path}: not found; it is written by 'speechproc compute_fbank'")
-    try:
-        d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise SpeechprocError(f"{path}: not valid yaml/json ({e})") from None
-    if not isinstance(d, dict):
-        raise SpeechprocError(f"{path}: expected a mapping of fbank options, got {type(d).__name__}")
-    return FbankConfig.from_dict(d, where=str(path))
+    return load_settings(FbankConfig, path, "fbank", "compute_fbank")
 
 
 #: argparse destinations added by :func:`add_fbank_arguments`.

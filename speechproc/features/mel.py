@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, Optional, Tuple, Union
 
 import numpy as np
@@ -68,29 +67,18 @@ class MelConfig:
     @classmethod
     def from_dict(cls, d: Dict[str, object], where: str = "mel config") -> "MelConfig":
         """Build from a dict, naming the unknown key and the file on error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        d = {k: v for k, v in d.items() if k != "feat_dim"}  # written beside the settings by dump_features
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise SpeechprocError(f"{where}: unknown mel option '{unknown[0]}'; known: {', '.join(sorted(names))}")
-        return cls(**d)
+        from speechproc.features.dump import settings_from_dict
+
+        return settings_from_dict(cls, d, where, "mel")
 
 
 def load_mel_config(path: Optional[PathLike]) -> MelConfig:
     """Read a :class:`MelConfig` from a yaml/json file or a mel dump dir (``mel.json``); None: defaults."""
-    import yaml
+    from speechproc.features.dump import load_settings
 
     if path is None:
         return MelConfig()
-    path = Path(path)
-    if path.is_dir():
-        path = path / "mel.json"
-    if not path.is_file():
-        raise SpeechprocError(f"{path}: not found; it is written by 'speechproc compute_mel' (or give a yaml file)")
-    d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(d, dict):
-        raise SpeechprocError(f"{path}: expected a mapping of mel options, got {type(d).__name__}")
-    return MelConfig.from_dict(d, where=str(path))
+    return load_settings(MelConfig, path, "mel", "compute_mel")
 
 
 _BASIS: Dict[Tuple[int, int, int, float, float], torch.Tensor] = {}
