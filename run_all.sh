@@ -32,6 +32,7 @@ export SPEECHPROC_CORPORA=${SPEECHPROC_CORPORA:-$(cd "$root/.." && pwd)/shared/c
 recipes=(
   egs/yesno/asr
   egs/an4/asr
+  egs/an4/asr_whisper
   egs/ljspeech/tts
   egs/cmu_arctic/vc
   egs/vcc2016/vc

@@ -73,8 +73,10 @@ def DecodeConfig(path: Optional[PathLike] = None, **overrides) -> Dict[str, obje
 
 
 def _resolve(path: str, base: Optional[Path]) -> str:
+    """``path`` relative to the training run's directory ``base`` when it exists there (a token dir,
+    CMVN stats); anything else (an existing path, a model name like ``tiny.en``) unchanged."""
     p = Path(path)
-    if p.is_absolute() or p.exists() or base is None:
+    if p.is_absolute() or p.exists() or base is None or not (base / p).exists():
         return path
     return str(base / p)
 
