@@ -123,6 +123,12 @@ def _asr_data(hparams: dict) -> Tuple[object, object]:
     return train, valid
 
 
+def _spk_data(hparams: dict) -> Tuple[object, object]:
+    from speechproc.tasks.spk import spk_datasets
+
+    return spk_datasets(hparams)
+
+
 def _lm_data(hparams: dict) -> Tuple[object, object]:
     from speechproc.tasks.lm import lm_datasets
 
@@ -147,10 +153,14 @@ def _task(name: str) -> Tuple[type, Callable[[dict], Tuple[object, object]], str
         from speechproc.tasks.whisper import WhisperBrain
 
         return WhisperBrain, _asr_data, "duration"
+    if name == "spk":
+        from speechproc.tasks.spk import SpeakerBrain
+
+        return SpeakerBrain, _spk_data, "duration"
     raise SpeechprocError(f"unknown task '{name}' (yaml key 'task'); known tasks: {', '.join(TASKS)}")
 
 
-TASKS = ("asr", "lm", "tts", "whisper")
+TASKS = ("asr", "lm", "tts", "whisper", "spk")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,3 @@
+# Corpus location for this recipe. Leave empty to use $SPEECHPROC_CORPORA/an4, or set the path here
+# (or export AN4=/path/to/an4 before running). Expected layout: an4/etc/an4_train.transcription, an4/wav/...
+export AN4=${AN4:-}
