@@ -33,6 +33,7 @@ recipes=(
   egs/yesno/asr
   egs/an4/asr
   egs/an4/asr_whisper
+  egs/an4/spk
   egs/ljspeech/tts
   egs/cmu_arctic/vc
   egs/vcc2016/vc
