@@ -10,7 +10,8 @@ Decodes the data dir greedily, one process, one utterance at a time, with ``--nt
 3. ``hf``: the converted checkpoint with transformers' feature extractor (audio padded to 30 s
    before the log-mel, the front end used for fine-tuning).
 
-Each decode dir gets ``score_{wer,cer}_{none,whisper_en}/`` (speechproc's scorer, raw text and
+Each decode dir gets ``score_{wer,cer}/`` (raw text) and a sibling ``<decode dir>_whisper_en/score_{wer,cer}/``
+(the recipes' layout, which ``make_results`` reads; speechproc's scorer, raw text and
 Whisper's English normaliser on both sides). ``OUT_DIR/conversion_check.json`` holds, per hf run,
 the agreement with ``fw`` (identical raw transcripts, identical token ids, identical normalised
 transcripts) and, per run, WER/CER raw and normalised and the real-time factor.
@@ -81,7 +82,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             for unit in ("word", "char"):
                 res = score(sub_ref, hyps[name], unit, normalize=norm, ref_name=str(Path(args.data_dir) / "text"),
                             hyp_name=str(dec / "text"))
-                write_report(res, dec / f"score_{METRICS[unit]}_{norm}")
+                out = dec if norm == "none" else dec.with_name(f"{dec.name}_{norm}")
+                write_report(res, out / f"score_{METRICS[unit]}")
                 run[f"{METRICS[unit]}_{'raw' if norm == 'none' else 'normalized'}"] = round(res.error_rate, 2)
         result["runs"][name] = run  # type: ignore[index]
         logger.info("%s: %s", name, {k: v for k, v in run.items() if k != "decode_dir"})
