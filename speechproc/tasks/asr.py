@@ -15,7 +15,6 @@ from typing import Dict, List
 
 import speechbrain as sb
 import torch
-from speechbrain.utils.metric_stats import ErrorRateStats
 
 from speechproc.tasks.base import TaskBrain
 
@@ -87,22 +86,21 @@ class ASRBrain(TaskBrain):
             hyps = ctc_greedy_ids(ctc_logp, enc_lengths, self.hparams.blank_index)
             hyp_words = [tokenizer.decode(h).split() for h in hyps]
             ref_words = [t.split() for t in batch.text]
-            self.wer_metric.append(batch.id, hyp_words, ref_words)
-            self.cer_metric.append(batch.id, [list(" ".join(h)) for h in hyp_words], [list(" ".join(r)) for r in ref_words])
+            self.append_error_rates(batch.id, hyp_words, ref_words)
         return loss
 
     def stage_start_stats(self, stage) -> None:
         if stage != sb.Stage.TRAIN:
-            self.wer_metric = ErrorRateStats()
-            self.cer_metric = ErrorRateStats()
+            self.start_error_rates()
             self.stage_metrics.update(correct=0, total=0)
 
     def stage_stats(self, stage) -> Dict[str, float]:
         if stage == sb.Stage.TRAIN:
             return {}
+        wer, cer = self.error_rates()
         stats = {
-            "ctc_WER": float(self.wer_metric.summarize("error_rate")),
-            "ctc_CER": float(self.cer_metric.summarize("error_rate")),
+            "ctc_WER": wer,
+            "ctc_CER": cer,
         }
         if self.stage_metrics["total"]:
             stats["acc"] = self.stage_metrics["correct"] / self.stage_metrics["total"]

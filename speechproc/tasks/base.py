@@ -88,6 +88,23 @@ class TaskBrain(sb.Brain):
         return [lg for lg in (getattr(self.hparams, "train_logger", None),
                               getattr(self.hparams, "tensorboard_logger", None)) if lg is not None]
 
+    # word and character error rates of a validation/test stage (tasks that decode text)
+    def start_error_rates(self) -> None:
+        """Reset the WER/CER accumulators."""
+        from speechbrain.utils.metric_stats import ErrorRateStats
+
+        self.wer_metric = ErrorRateStats()
+        self.cer_metric = ErrorRateStats()
+
+    def append_error_rates(self, ids, hyp_words, ref_words) -> None:
+        """Add a batch: word lists per utterance; characters include the spaces between words."""
+        self.wer_metric.append(ids, hyp_words, ref_words)
+        self.cer_metric.append(ids, [list(" ".join(h)) for h in hyp_words], [list(" ".join(r)) for r in ref_words])
+
+    def error_rates(self):
+        """``(WER, CER)`` in % of what was appended since :meth:`start_error_rates`."""
+        return float(self.wer_metric.summarize("error_rate")), float(self.cer_metric.summarize("error_rate"))
+
     @staticmethod
     def lengths_from_relative(rel: torch.Tensor, total: int) -> torch.Tensor:
         """Absolute lengths ``(B,)`` (long) from SpeechBrain's relative lengths and the padded size."""

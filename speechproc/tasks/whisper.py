@@ -12,7 +12,6 @@ from typing import Dict
 
 import speechbrain as sb
 import torch
-from speechbrain.utils.metric_stats import ErrorRateStats
 
 from speechproc.tasks.base import TaskBrain
 
@@ -48,22 +47,19 @@ class WhisperBrain(TaskBrain):
             self.stage_metrics["total"] += int(mask.sum())
             hyp_words = [h.split() for h in hyps]
             ref_words = [t.split() for t in batch.text]
-            self.wer_metric.append(batch.id, hyp_words, ref_words)
-            self.cer_metric.append(batch.id, [list(" ".join(h)) for h in hyp_words],
-                                   [list(" ".join(r)) for r in ref_words])
+            self.append_error_rates(batch.id, hyp_words, ref_words)
         return loss
 
     def stage_start_stats(self, stage) -> None:
         if stage != sb.Stage.TRAIN:
-            self.wer_metric = ErrorRateStats()
-            self.cer_metric = ErrorRateStats()
+            self.start_error_rates()
             self.stage_metrics.update(correct=0, total=0)
 
     def stage_stats(self, stage) -> Dict[str, float]:
         if stage == sb.Stage.TRAIN:
             return {}
-        stats = {"WER": float(self.wer_metric.summarize("error_rate")),
-                 "CER": float(self.cer_metric.summarize("error_rate"))}
+        wer, cer = self.error_rates()
+        stats = {"WER": wer, "CER": cer}
         if self.stage_metrics["total"]:
             stats["acc"] = self.stage_metrics["correct"] / self.stage_metrics["total"]
         return stats

@@ -39,10 +39,12 @@ import logging
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import torch
+from speechbrain.utils import checkpoints
 
 from speechproc.utils import SpeechprocError
 
-__all__ = ["STRATEGIES", "apply_strategy", "count_parameters", "trainable_state_dict", "load_trainable_state_dict"]
+__all__ = ["STRATEGIES", "apply_strategy", "count_parameters", "trainable_state_dict", "load_trainable_state_dict",
+           "TrainableStateModule"]
 
 logger = logging.getLogger(__name__)
 
@@ -169,3 +171,26 @@ def load_trainable_state_dict(model: torch.nn.Module, state: Mapping[str, torch.
             f"unexpected {unexpected[:3]}, missing trainable {missing[:3]}"
         )
     model.load_state_dict(dict(state), strict=False)
+
+
+@checkpoints.register_checkpoint_hooks
+class TrainableStateModule(torch.nn.Module):
+    """Base of the pretrained-model wrappers: SpeechBrain checkpoints (and so ``model.pt``) hold
+    only the parameters that train; the pretrained ones come from the model's ``source``.
+    :func:`speechproc.decode.asr.load_trained_modules` restores them with :meth:`load_trained_state`.
+    (SpeechBrain finds these hooks for subclasses through the method resolution order.)"""
+
+    def trainable_state(self) -> Dict[str, torch.Tensor]:
+        return trainable_state_dict(self)
+
+    def load_trained_state(self, state: Mapping[str, torch.Tensor], where: str = "") -> None:
+        load_trainable_state_dict(self, state, where)
+
+    @checkpoints.mark_as_saver
+    def _save(self, path):
+        torch.save(self.trainable_state(), path)
+
+    @checkpoints.mark_as_loader
+    def _load(self, path, end_of_epoch=True):
+        del end_of_epoch
+        self.load_trained_state(torch.load(path, map_location="cpu", weights_only=True), str(path))

@@ -40,12 +40,11 @@ import json
 import logging
 import re
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
-from speechbrain.utils import checkpoints
 
-from speechproc.models.pretrained.finetune import apply_strategy, load_trainable_state_dict, trainable_state_dict
+from speechproc.models.pretrained.finetune import TrainableStateModule, apply_strategy
 from speechproc.utils import SpeechprocError
 
 __all__ = ["SSL_MODEL_TYPES", "SSLEncoderCTC", "resolve_ssl_source"]
@@ -89,8 +88,7 @@ def _check_model_type(model_type: Optional[str], where: str) -> None:
                               f"{', '.join(SSL_MODEL_TYPES)}")
 
 
-@checkpoints.register_checkpoint_hooks
-class SSLEncoderCTC(torch.nn.Module):
+class SSLEncoderCTC(TrainableStateModule):
     """Pretrained self-supervised encoder + linear CTC head (see the module docstring).
 
     Args:
@@ -217,18 +215,3 @@ class SSLEncoderCTC(torch.nn.Module):
         enc, out_lengths = self.encode(wavs, lengths)
         return self.ctc_logprobs(enc), None, out_lengths
 
-    # ------------------------------------------------------------------ checkpoints (trainable part only)
-    def trainable_state(self) -> Dict[str, torch.Tensor]:
-        return trainable_state_dict(self)
-
-    def load_trained_state(self, state: Dict[str, torch.Tensor], where: str = "") -> None:
-        load_trainable_state_dict(self, state, where)
-
-    @checkpoints.mark_as_saver
-    def _save(self, path):
-        torch.save(self.trainable_state(), path)
-
-    @checkpoints.mark_as_loader
-    def _load(self, path, end_of_epoch=True):
-        del end_of_epoch
-        self.load_trained_state(torch.load(path, map_location="cpu", weights_only=True), str(path))

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
-from speechbrain.utils import checkpoints
 
-from speechproc.models.pretrained.finetune import apply_strategy, load_trainable_state_dict, trainable_state_dict
+from speechproc.models.pretrained.finetune import TrainableStateModule, apply_strategy
 from speechproc.utils import SpeechprocError
 
 __all__ = ["WhisperTokenizer", "WhisperASR"]
@@ -75,8 +74,7 @@ class WhisperTokenizer:
         return i
 
 
-@checkpoints.register_checkpoint_hooks
-class WhisperASR(torch.nn.Module):
+class WhisperASR(TrainableStateModule):
     """Fine-tunable Whisper (see the module docstring).
 
     Args:
@@ -229,18 +227,3 @@ class WhisperASR(torch.nn.Module):
         """Greedy transcripts of a batch."""
         return [self.tokenizer.decode(h) for h in self.greedy_decode(wavs, lengths)]
 
-    # ------------------------------------------------------------------ checkpoints (trainable part only)
-    def trainable_state(self) -> Dict[str, torch.Tensor]:
-        return trainable_state_dict(self)
-
-    def load_trained_state(self, state: Dict[str, torch.Tensor], where: str = "") -> None:
-        load_trainable_state_dict(self, state, where)
-
-    @checkpoints.mark_as_saver
-    def _save(self, path):
-        torch.save(self.trainable_state(), path)
-
-    @checkpoints.mark_as_loader
-    def _load(self, path, end_of_epoch=True):
-        del end_of_epoch
-        self.load_trained_state(torch.load(path, map_location="cpu", weights_only=True), str(path))

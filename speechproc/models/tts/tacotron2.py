@@ -92,10 +92,14 @@ class Tacotron2(nn.Module):
                                max_decoder_steps, gate_threshold, p_attention_dropout, p_decoder_dropout, True)
         self.postnet = Postnet(n_mels, postnet_embedding_dim, postnet_kernel_size, postnet_n_convolutions)
 
+    def embed_inputs(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Encoder input ``(B, L, embedding_dim)`` of the model's inputs (token ids here)."""
+        return self.embedding(tokens)
+
     def encode(self, tokens: torch.Tensor, token_lengths: torch.Tensor) -> torch.Tensor:
         """Encoder states ``(B, L, embedding_dim)`` (any order of lengths)."""
         order = torch.argsort(token_lengths, descending=True)
-        x = self.embedding(tokens[order]).transpose(1, 2)
+        x = self.embed_inputs(tokens[order]).transpose(1, 2)
         enc = self.encoder(x, token_lengths[order])
         enc = nn.functional.pad(enc, (0, 0, 0, tokens.shape[1] - enc.shape[1]))
         out = torch.empty_like(enc)

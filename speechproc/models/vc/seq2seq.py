@@ -27,15 +27,10 @@ class Seq2SeqVC(Tacotron2):
         self.n_src_mels = n_src_mels
         self.src_prenet = nn.Sequential(nn.Linear(n_src_mels, embedding_dim), nn.ReLU())
 
-    def encode(self, src: torch.Tensor, src_lengths: torch.Tensor) -> torch.Tensor:
-        """Encoder states ``(B, T_src, embedding_dim)`` of source mels ``(B, T_src, n_src_mels)``."""
-        order = torch.argsort(src_lengths, descending=True)
-        x = self.src_prenet(src[order]).transpose(1, 2)
-        enc = self.encoder(x, src_lengths[order])
-        enc = nn.functional.pad(enc, (0, 0, 0, src.shape[1] - enc.shape[1]))
-        out = torch.empty_like(enc)
-        out[order] = enc
-        return out
+    def embed_inputs(self, src: torch.Tensor) -> torch.Tensor:
+        """Encoder input ``(B, T_src, embedding_dim)`` of source mels ``(B, T_src, n_src_mels)``; the rest of
+        :meth:`Tacotron2.encode` (length sorting, conv/BiLSTM encoder) is shared."""
+        return self.src_prenet(src)
 
 
 def init_from(model: nn.Module, path, module: str = "model", prefixes=("encoder.", "decoder.", "postnet.")):
