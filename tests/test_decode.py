@@ -144,3 +144,19 @@ def test_lm_train_perplexity_and_generate(tmp_path, capsys):
     assert len(lines) == 2 and all(ln.startswith("ONE TWO THREE") for ln in lines)
     with pytest.raises(SpeechprocError, match="temperature"):
         generate(["--lm-dir", str(tmp_path / "lm"), "--temperature", "0"])
+
+
+def test_ctc_only_beam_search_equals_greedy_ctc(trained):
+    """ctc_weight 1.0: a CTC prefix beam search; on a confident model it finds the best path's labels
+    (SpeechBrain's searcher alone accumulates scores across steps here and emits <unk> runs)."""
+    root, exp_files = trained
+    from speechproc.data.dataset import make_asr_dataset, make_dataloader
+
+    batch = next(iter(make_dataloader(make_asr_dataset(exp_files["train_data"]), batch_size=8)))
+    feats, rel = batch.feats
+    lengths = torch.round(rel * feats.shape[1]).long()
+    greedy = Speech2Text.from_pretrained(root / "exp", mode="greedy_ctc").decode_ids(feats, lengths)
+    for beam_size in (1, 4):
+        ctc_only = Speech2Text.from_pretrained(root / "exp", beam_size=beam_size, ctc_weight=1.0)
+        assert ctc_only.decode_ids(feats, lengths) == greedy
+    assert all(len(g) > 0 for g in greedy) and ctc_only.tokenizer.unk_id not in sum(greedy, [])

@@ -2,7 +2,8 @@
 
 Decoding modes (``mode`` in the decode yaml):
 
-- ``beam``: batched joint CTC/attention beam search (SpeechBrain's ``S2STransformerBeamSearcher``
+- ``beam``: batched joint CTC/attention beam search (SpeechBrain's ``S2STransformerBeamSearcher``,
+  through :class:`speechproc.decode.searcher.JointBeamSearcher`, which makes ``ctc_weight: 1.0`` work,
   with ``CTCScorer`` prefix scoring, optional ``TransformerLMScorer`` shallow fusion and
   ``LengthScorer`` bonus). Score = (1 - ctc_weight) * attention + ctc_weight * CTC
   + lm_weight * LM + length_bonus * length.
@@ -237,7 +238,7 @@ class Speech2Text:
 
     # ------------------------------------------------------------------
     def _build_searcher(self):
-        from speechbrain.decoders import S2STransformerBeamSearcher
+        from speechproc.decode.searcher import JointBeamSearcher
         from speechbrain.decoders.scorer import CTCScorer, LengthScorer, ScorerBuilder, TransformerLMScorer
 
         c = self.config
@@ -258,7 +259,7 @@ class Speech2Text:
         # <sos> and <eos> share one id (ESPnet token lists); SpeechBrain refuses bos == eos when
         # CTC scoring is on, although bos is only the first decoder input: build with another id
         # and set bos afterwards.
-        searcher = S2STransformerBeamSearcher(
+        searcher = JointBeamSearcher(
             modules=[self.model.transformer, _SearcherLinear(self.model.seq_lin)],
             bos_index=tok.unk_id if ctc_weight > 0 else eos,
             eos_index=eos,
