@@ -149,6 +149,10 @@ def _task(name: str) -> Tuple[type, Callable[[dict], Tuple[object, object]], str
         from speechproc.tasks.tts import TTSBrain, tts_datasets
 
         return TTSBrain, tts_datasets, "duration"
+    if name == "vc":
+        from speechproc.tasks.vc import VCBrain, vc_datasets
+
+        return VCBrain, vc_datasets, "duration"
     if name == "whisper":
         from speechproc.tasks.whisper import WhisperBrain
 
@@ -160,7 +164,7 @@ def _task(name: str) -> Tuple[type, Callable[[dict], Tuple[object, object]], str
     raise SpeechprocError(f"unknown task '{name}' (yaml key 'task'); known tasks: {', '.join(TASKS)}")
 
 
-TASKS = ("asr", "lm", "tts", "whisper", "spk")
+TASKS = ("asr", "lm", "tts", "vc", "whisper", "spk")
 
 
 # ------------------------------------------------------------------------------------------------

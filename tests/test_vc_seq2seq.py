@@ -1,6 +1,11 @@
-"""Toy-size seq2seq VC forward/backward."""
+"""Seq2seq VC (method 2): toy-size model, the ``vc`` task of the shared trainer, the converter."""
 
+import json
+
+import pytest
 import torch
+
+from conftest import REPO
 
 from speechproc.models.tts.tacotron2 import Tacotron2Loss
 from speechproc.models.vc.seq2seq import Seq2SeqVC
@@ -75,3 +80,114 @@ def test_init_from_copies_matching_tensors(tmp_path):
     assert copied and any(k.startswith("embedding") for k in skipped)
     for k in copied:
         assert torch.equal(vc.state_dict()[k], tts.state_dict()[k])
+
+
+def test_source_frames_are_stacked_for_the_encoder():
+    model = _toy(src_reduction=3)
+    src = torch.arange(2 * 7 * 8, dtype=torch.float32).view(2, 7, 8)
+    stacked, lengths = model.stack_source(src, torch.tensor([7, 4]))
+    assert stacked.shape == (2, 3, 24) and lengths.tolist() == [3, 2]
+    assert torch.equal(stacked[0, 1], src[0, 3:6].reshape(-1))  # frames 3, 4, 5 side by side
+    assert torch.equal(stacked[0, 2, 8:], torch.zeros(16))  # the last step is zero-padded
+    out = model(src, torch.tensor([7, 4]), torch.randn(2, 6, 8), torch.tensor([6, 5]))
+    assert out["alignments"].shape[-1] == 3 and out["src_lengths"].tolist() == [3, 2]
+    mel, lengths, align = model.infer(src[:1], max_len_ratio=2.0)
+    assert mel.shape[1] <= 2 * 7 + model.r and align.shape[-1] == 3
+
+
+# ------------------------------------------------------------------------------------------------
+# task vc of the shared trainer, the converter, the recipe configs
+
+VC_CONF = REPO / "egs" / "vcc2016" / "vc" / "conf"
+
+
+def _vc_dumps(tmp_path):
+    """Mel dumps (TTS settings) and CMVN stats of a 4-pair synthetic parallel corpus."""
+    from test_vc import _parallel_corpus
+
+    from speechproc.features.cmvn import compute_cmvn_stats
+    from speechproc.features.mel import dump_mel
+
+    src, tgt = _parallel_corpus(tmp_path)
+    dumps = []
+    for d in (src, tgt):
+        dump = tmp_path / "dump" / d.name
+        dump_mel(d, dump)
+        compute_cmvn_stats(dump).save(dump / "cmvn.npz")
+        dumps.append(dump)
+    return src, dumps[0], dumps[1]
+
+
+def test_vc_task_trains_from_a_tts_model_and_converts(tmp_path):
+    import subprocess
+    import sys
+
+    import numpy as np
+    from hyperpyyaml import load_hyperpyyaml
+
+    from conftest import recipe_env
+    from speechproc.data import DataDir
+    from speechproc.models.vc.seq2seq import init_from
+    from speechproc.utils import SpeechprocError
+    from speechproc.vc import VoiceConverter
+    from speechproc.vc.seq2seq import Seq2SeqConverter
+
+    src_data, src_dump, tgt_dump = _vc_dumps(tmp_path)
+    # a "trained TTS model" with the debug sizes of egs/ljspeech/tts (the quick VC config matches them)
+    tts_conf = REPO / "egs" / "ljspeech" / "tts" / "conf" / "train_tacotron2_debug.yaml"
+    text = tts_conf.read_text()
+    tts = load_hyperpyyaml(text[text.index("reduction_factor:"):text.index("loss:")].replace(
+        "!ref <vocab_size>", "30").replace("!ref <reduction_factor>", "2"))["model"]
+    torch.save({"modules": {"model": tts.state_dict()}}, tmp_path / "tts.pt")
+    exp = tmp_path / "exp" / "aa_bb_seq2seq"
+    args = ["--output_folder", str(exp), "--src_train_data", str(src_dump), "--tgt_train_data", str(tgt_dump),
+            "--src_valid_data", str(src_dump), "--tgt_valid_data", str(tgt_dump),
+            "--src_cmvn", str(src_dump / "cmvn.npz"), "--tgt_cmvn", str(tgt_dump / "cmvn.npz"),
+            "--init_tts", str(tmp_path / "tts.pt"), "--number_of_epochs", "2", "--reduction_factor", "2"]
+    p = subprocess.run([sys.executable, "-m", "speechproc.bin.train", str(VC_CONF / "vc_seq2seq_quick.yaml"), *args],
+                       capture_output=True, text=True, env=recipe_env(OMP_NUM_THREADS="1"))
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-3000:]
+    init = json.loads((exp / "init_from.json").read_text())
+    assert "decoder.linear_projection.linear_layer.weight" in init["copied"]
+    assert init["skipped"] == ["embedding.weight (not initialised)"]
+    log = (exp / "train_log.txt").read_text()
+    assert "epoch: 2" in log and "valid attn_loss" in log
+    assert json.loads((exp / "train_summary.json").read_text())["optimizer_steps_this_run"] == 2  # 4 pairs, batch 4
+    # the trained decoder moved away from its initialisation
+    trained = torch.load(exp / "model.pt")["modules"]["model"]
+    key = "decoder.linear_projection.linear_layer.weight"
+    assert not torch.equal(trained[key], tts.state_dict()[key])
+
+    conv = VoiceConverter.from_pretrained(exp)
+    assert isinstance(conv, Seq2SeqConverter) and conv.sample_rate == 22050
+    wave, sr = DataDir.load(src_data).load_audio("aa_000")
+    y = conv(wave, sr)
+    n_src = conv.last["alignment"].shape[-1] * conv.model.src_reduction
+    assert y.dtype == np.float32 and 0 < len(y) <= (3 * n_src + conv.model.r) * 256 + 1024
+    assert np.abs(y).max() <= 0.99 + 1e-6
+    with pytest.raises(SpeechprocError, match="do not apply to a sequence-to-sequence model"):
+        VoiceConverter.from_pretrained(exp, {"gmm": {"mixture": "best"}})
+    # init_from on a model whose sizes differ reports the shape mismatches instead of copying
+    other = _toy()
+    copied, skipped = init_from(other, tmp_path / "tts.pt")
+    assert any("shape" in s for s in skipped)
+
+
+@pytest.mark.parametrize("pair", [("vcc2016", "vc_seq2seq.yaml", "train_tacotron2_overfit.yaml"),
+                                  ("vcc2016", "vc_seq2seq_quick.yaml", "train_tacotron2_debug.yaml"),
+                                  ("cmu_arctic", "vc_seq2seq.yaml", "train_tacotron2_overfit.yaml")])
+def test_vc_config_sizes_match_the_tts_model_it_starts_from(tmp_path, pair):
+    """Every encoder/attention/decoder/postnet tensor of the TTS model fits the VC model of the recipe."""
+    from hyperpyyaml import load_hyperpyyaml
+
+    from speechproc.models.vc.seq2seq import init_from
+
+    corpus, vc_conf, tts_conf = pair
+    text = (REPO / "egs" / corpus / "vc" / "conf" / vc_conf).read_text()
+    vc = load_hyperpyyaml(text[text.index("reduction_factor:"):text.index("loss:")])["model"]
+    assert isinstance(vc, Seq2SeqVC)
+    text = (REPO / "egs" / "ljspeech" / "tts" / "conf" / tts_conf).read_text()
+    section = text[text.index("reduction_factor:"):text.index("loss:")].replace("!ref <vocab_size>", "30")
+    torch.save({"modules": {"model": load_hyperpyyaml(section)["model"].state_dict()}}, tmp_path / "m.pt")
+    copied, skipped = init_from(vc, tmp_path / "m.pt")
+    assert skipped == ["embedding.weight (not initialised)"] and len(copied) > 20

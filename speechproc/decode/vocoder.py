@@ -47,8 +47,16 @@ class Vocoder:
         if m.dim() != 2 or m.shape[1] != self.mel_config.n_mels:
             raise SpeechprocError(f"{self.name} vocoder: expected a log-mel (T, {self.mel_config.n_mels}), "
                                   f"got shape {tuple(m.shape)}")
+        c = self.mel_config
+        n = m.shape[0]
+        short = max(0, c.n_fft // c.hop_length + 1 - n)  # the STFT needs a few frames: pad with silence
+        if short:
+            floor = float(m.min()) if n else float(np.log(c.log_floor))
+            m = torch.cat([m, torch.full((short, m.shape[1]), floor)], dim=0)
         with torch.no_grad():
             wave = self.synthesize(m)
+        if short:
+            wave = wave[: n * c.hop_length]
         return wave.numpy().astype(np.float32, copy=False)
 
     def synthesize(self, mel: torch.Tensor) -> torch.Tensor:

@@ -40,12 +40,23 @@ Compute = Callable[[np.ndarray, Any], Optional[np.ndarray]]
 def settings_from_dict(cls: Any, d: Dict[str, Any], where: str, kind: str) -> Any:
     """Build the extractor settings dataclass ``cls`` from a dict (a yaml file, a dump's
     ``<kind>.json``), ignoring the ``feat_dim`` that :func:`dump_features` writes beside them;
-    unknown keys are an error that names them, the file and the known ones."""
+    unknown keys are an error that names them, the file and the known ones. Numbers written as
+    strings (YAML 1.1 reads ``1e-05``, the JSON form of 0.00001, as a string) are converted to
+    the field's type; a value that is not a number is an error naming the key."""
+    import typing
+
     names = {f.name for f in dataclasses.fields(cls)}
     d = {k: v for k, v in d.items() if k != "feat_dim"}
     unknown = sorted(set(d) - names)
     if unknown:
         raise SpeechprocError(f"{where}: unknown {kind} option(s) {unknown}; known: {', '.join(sorted(names))}")
+    hints = typing.get_type_hints(cls)
+    for k, v in list(d.items()):
+        if hints.get(k) in (float, int) and isinstance(v, str):
+            try:
+                d[k] = hints[k](float(v)) if hints[k] is int else float(v)
+            except ValueError:
+                raise SpeechprocError(f"{where}: {kind} option '{k}' must be a number, got {v!r}") from None
     return cls(**d)
 
 

@@ -191,8 +191,15 @@ class VoiceConverter:
 
         ``overrides`` changes conversion-time options only (:data:`CONVERSION_OPTIONS`), e.g.
         ``{"vocoder": "griffin_lim"}`` or ``{"gmm": {"mixture": "best"}}``.
+
+        A sequence-to-sequence exp of the shared trainer (``task: vc``, method 2) gives a
+        :class:`speechproc.vc.seq2seq.Seq2SeqConverter`, which is called the same way.
         """
         exp = Path(exp_dir)
+        from speechproc.vc.seq2seq import Seq2SeqConverter, is_seq2seq_exp
+
+        if is_seq2seq_exp(exp):
+            return Seq2SeqConverter.from_pretrained(exp, overrides)  # type: ignore[return-value]
         info_file = exp / "vc.json"
         if not info_file.is_file():
             raise SpeechprocError(f"{info_file}: not found; train the model first (python -m speechproc.bin.train_vc ...)")

@@ -1,9 +1,27 @@
 #!/usr/bin/env bash
-# training: one frame-level converter per method of $methods (conf/vc_<method>.yaml) into exp/$profile/<src>_<tgt>_<method>
-# outputs: $(for m in $methods; do echo "exp/$profile/${src_spk}_${tgt_spk}_$m/vc.json"; done)
+# training: one converter per method of $methods into exp/$profile/<src>_<tgt>_<method> (method 1: train_vc with conf/vc_<method>.yaml; seq2seq: the shared trainer, task vc)
+# outputs: $(for m in $methods; do [ "$m" = seq2seq ] && echo "exp/$profile/${src_spk}_${tgt_spk}_$m/model.pt" || echo "exp/$profile/${src_spk}_${tgt_spk}_$m/vc.json"; done)
 case "$profile" in quick) suffix=_quick; n=${max_utts:-5} ;; *) suffix=; n=${max_utts:-0} ;; esac
 for m in $methods; do
-  python -m speechproc.bin.train_vc --src "data/${src_spk}_train" --tgt "data/${tgt_spk}_train" \
-    --config "conf/vc_${m}${suffix}.yaml" --max-utts "$n" $([ "$force" = true ] && echo --force) $train_opts \
-    "exp/$profile/${src_spk}_${tgt_spk}_$m"
+  exp="exp/$profile/${src_spk}_${tgt_spk}_$m"
+  if [ "$m" != seq2seq ]; then
+    python -m speechproc.bin.train_vc --src "data/${src_spk}_train" --tgt "data/${tgt_spk}_train" \
+      --config "conf/vc_${m}${suffix}.yaml" --max-utts "$n" $([ "$force" = true ] && echo --force) $train_opts "$exp"
+    continue
+  fi
+  # method 2: TTS log-mel dumps (22.05 kHz, 80 bins) and CMVN stats of both speakers, then the shared trainer
+  for s in "${src_spk}_train" "${tgt_spk}_train"; do
+    if [ "$force" = true ] || [ ! -f "dump/$s/cmvn.npz" ]; then
+      python -m speechproc.bin.compute_mel --nj "$nj" "data/$s" "dump/$s"
+      python -m speechproc.bin.compute_cmvn_stats "dump/$s" "dump/$s/cmvn.npz"
+    fi
+  done
+  [ "$force" = true ] && rm -rf "$exp"
+  init=${init_tts:-}
+  [ -z "$init" ] && [ "$profile" != quick ] && init=../../ljspeech/tts/exp/tacotron2_overfit/model.pt
+  python -m speechproc.bin.train "conf/vc_${m}${suffix}.yaml" --output_folder "$exp" \
+    --src_train_data "dump/${src_spk}_train" --tgt_train_data "dump/${tgt_spk}_train" \
+    --src_valid_data "dump/${src_spk}_train" --tgt_valid_data "dump/${tgt_spk}_train" \
+    --src_cmvn "dump/${src_spk}_train/cmvn.npz" --tgt_cmvn "dump/${tgt_spk}_train/cmvn.npz" \
+    --init_tts "${init:-null}" $([ "$n" -gt 0 ] && echo "--max_train_utts $n") $seq2seq_opts
 done

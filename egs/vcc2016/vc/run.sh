@@ -2,18 +2,22 @@
 # Voice Conversion Challenge 2016: parallel source -> target speaker conversion.
 # Stages:
 #   1  data preparation: data/<src>_{train,eval}, data/<tgt>_{train,eval} (parallel ids) with utt2dur
-#   2  training: method 1 (frame-level feature transform), one model per method of $methods
-#      (gmm: joint-density GMM + MLPG; dnn: frame DNN + MLPG; identity: F0 shift only) -> exp/$profile/<src>_<tgt>_<method>
-#   3  conversion of the source's evaluation utterances (differential spectral filter, pitch-shifted source)
+#   2  training, one model per method of $methods -> exp/$profile/<src>_<tgt>_<method>: method 1, frame-level feature
+#      transform (gmm: joint-density GMM + MLPG; dnn: frame DNN + MLPG; identity: F0 shift only); method 2, seq2seq:
+#      Tacotron-style source mel -> target mel (task vc of the shared trainer, initialised from the LJSpeech Tacotron 2)
+#   3  conversion of the source's evaluation utterances (method 1: differential spectral filter of the pitch-shifted
+#      source; seq2seq: free-running decoding + Griffin-Lim)
 #   4  evaluation: no conversion vs each method -> exp/$profile/RESULTS_<src>_<tgt>.md
 # Stage 1 writes the dirs of one pair: after changing --src-spk/--tgt-spk run it again with --force true.
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 src_spk=SF1              # source speaker (SF1 SM1 TF1 TM1)
 tgt_spk=TF1              # target speaker
-methods="gmm dnn"        # mappings to train, convert and evaluate (gmm dnn identity); conf/vc_<method>[_quick].yaml
+methods="gmm dnn seq2seq"  # converters to train, convert and evaluate (gmm dnn identity seq2seq); conf/vc_<method>[_quick].yaml
 max_utts=                # use the first N training/evaluation utterances (empty: all; --profile quick: 5 train, 3 eval)
-train_opts=              # extra train_vc options, e.g. "--set gmm.n_mix=16"
+train_opts=              # extra train_vc options (method 1), e.g. "--set gmm.n_mix=16"
+seq2seq_opts=            # extra trainer options of seq2seq, e.g. "--number_of_epochs 300"
+init_tts=                # seq2seq start: a Tacotron 2 model.pt, or null (empty: the ljspeech/tts overfit model; quick: null)
 judge_backend=faster-whisper  # Whisper judge backend (faster-whisper, hf) or none
 eval_opts=               # extra evaluate_vc options, e.g. "--no-f0" or "--speaker-exp DIR"
 recipe_main "$@"
