@@ -165,6 +165,10 @@ def test_vc_task_trains_from_a_tts_model_and_converts(tmp_path):
     n_src = conv.last["alignment"].shape[-1] * conv.model.src_reduction
     assert y.dtype == np.float32 and 0 < len(y) <= (3 * n_src + conv.model.r) * 256 + 1024
     assert np.abs(y).max() <= 0.99 + 1e-6
+    # min_len_ratio (ESPnet's minlenratio) holds the stop token back: at least as many frames as the source
+    longer = VoiceConverter.from_pretrained(exp, {"min_len_ratio": 1.0, "max_len_ratio": 1.5})
+    n_frames = longer.convert_mel(wave, sr).shape[0]
+    assert n_src <= n_frames <= 1.5 * n_src + 2 * conv.model.r
     with pytest.raises(SpeechprocError, match="do not apply to a sequence-to-sequence model"):
         VoiceConverter.from_pretrained(exp, {"gmm": {"mixture": "best"}})
     # init_from on a model whose sizes differ reports the shape mismatches instead of copying

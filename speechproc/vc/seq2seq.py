@@ -33,10 +33,13 @@ class Seq2SeqConverter:
         src_mel, tgt_mel: :class:`~speechproc.features.mel.MelConfig` of the source and target dumps.
         vocoder: ``griffin_lim`` (or ``hifigan``), built on ``tgt_mel``.
         max_len_ratio: at most this many output frames per source frame.
+        min_len_ratio: no stop before this many output frames per source frame (ESPnet's ``minlenratio``:
+            a guard against a stop token that fires early).
     """
 
     def __init__(self, model, normalize_src, normalize, src_mel, tgt_mel, vocoder: str = "griffin_lim",
-                 max_len_ratio: float = 3.0, vocoder_options: Optional[Mapping[str, Any]] = None) -> None:
+                 max_len_ratio: float = 3.0, min_len_ratio: float = 0.0,
+                 vocoder_options: Optional[Mapping[str, Any]] = None) -> None:
         from speechproc.decode.vocoder import make_vocoder
 
         self.model = model.eval()
@@ -45,19 +48,20 @@ class Seq2SeqConverter:
         self.src_mel, self.tgt_mel = src_mel, tgt_mel
         self.vocoder = make_vocoder(vocoder, tgt_mel, **dict(vocoder_options or {}))
         self.max_len_ratio = max_len_ratio
+        self.min_len_ratio = min_len_ratio
         self.last: Dict[str, torch.Tensor] = {}
 
     @classmethod
     def from_pretrained(cls, exp_dir: PathLike, overrides: Optional[Mapping[str, Any]] = None) -> "Seq2SeqConverter":
-        """Load a ``task: vc`` exp; ``overrides``: ``vocoder`` (name), ``max_len_ratio``."""
+        """Load a ``task: vc`` exp; ``overrides``: ``vocoder`` (name), ``max_len_ratio``, ``min_len_ratio``."""
         from speechproc.decode.asr import load_trained_modules
         from speechproc.features.mel import load_mel_config
 
         overrides = dict(overrides or {})
-        bad = sorted(set(overrides) - {"vocoder", "max_len_ratio"})
+        bad = sorted(set(overrides) - {"vocoder", "max_len_ratio", "min_len_ratio"})
         if bad:
             raise SpeechprocError(f"conversion options {bad} do not apply to a sequence-to-sequence model; "
-                                  f"allowed: vocoder, max_len_ratio")
+                                  f"allowed: vocoder, max_len_ratio, min_len_ratio")
         hparams, modules = load_trained_modules(exp_dir)
         if hparams.get("task") != "vc" or not {"model", "normalize", "normalize_src"} <= set(modules):
             raise SpeechprocError(f"{exp_dir}/train.yaml: not a sequence-to-sequence VC run (task: vc with modules "
@@ -65,7 +69,8 @@ class Seq2SeqConverter:
         src_mel = load_mel_config(hparams["src_train_data"])
         tgt_mel = load_mel_config(hparams["tgt_train_data"])
         return cls(modules["model"], modules["normalize_src"], modules["normalize"], src_mel, tgt_mel,
-                   overrides.get("vocoder", "griffin_lim"), float(overrides.get("max_len_ratio", 3.0)))
+                   overrides.get("vocoder", "griffin_lim"), float(overrides.get("max_len_ratio", 3.0)),
+                   float(overrides.get("min_len_ratio", 0.0)))
 
     @property
     def sample_rate(self) -> int:
@@ -84,7 +89,8 @@ class Seq2SeqConverter:
         length = torch.tensor([src.shape[1]])
         with torch.no_grad():
             src, _ = self.normalize_src(src, length)
-            mel, lengths, align = self.model.infer(src, length, max_len_ratio=self.max_len_ratio)
+            mel, lengths, align = self.model.infer(src, length, max_len_ratio=self.max_len_ratio,
+                                                   min_len_ratio=self.min_len_ratio)
             n = int(lengths[0])
             mel = mel[0, :n] * self.normalize.std + self.normalize.mean
         self.last = {"mel": mel, "alignment": align[0]}

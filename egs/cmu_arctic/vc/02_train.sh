@@ -11,7 +11,8 @@ for m in $methods; do
   fi
   # method 2: TTS log-mel dumps (22.05 kHz, 80 bins) and CMVN stats of both speakers, then the shared trainer
   for s in "${src_spk}_train" "${tgt_spk}_train"; do
-    if [ "$force" = true ] || [ ! -f "dump/$s/cmvn.npz" ]; then
+    # (re)dump when forced, missing, or made for another pair (stage 1 rewrites the dirs of the chosen pair)
+    if [ "$force" = true ] || [ ! -f "dump/$s/cmvn.npz" ] || ! cmp -s "data/$s/utt2spk" "dump/$s/utt2spk"; then
       python -m speechproc.bin.compute_mel --nj "$nj" "data/$s" "dump/$s"
       python -m speechproc.bin.compute_cmvn_stats "dump/$s" "dump/$s/cmvn.npz"
     fi
