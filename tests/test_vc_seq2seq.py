@@ -195,3 +195,17 @@ def test_vc_config_sizes_match_the_tts_model_it_starts_from(tmp_path, pair):
     torch.save({"modules": {"model": load_hyperpyyaml(section)["model"].state_dict()}}, tmp_path / "m.pt")
     copied, skipped = init_from(vc, tmp_path / "m.pt")
     assert skipped == ["embedding.weight (not initialised)"] and len(copied) > 20
+
+
+def test_attention_window_keeps_the_peak_moving_forward_by_at_most_the_window():
+    torch.manual_seed(3)
+    model = _toy(src_reduction=1).eval()
+    model.gate_threshold = 2.0  # never stop: decode all max steps
+    src = torch.randn(1, 12, 8)
+    _, _, free = model.infer(src, max_len_ratio=4.0)
+    _, _, constrained = model.infer(src, max_len_ratio=4.0, attention_window=(0, 1))
+    peaks = constrained[0].argmax(-1)
+    steps = peaks[1:] - peaks[:-1]
+    assert constrained.shape == free.shape and len(peaks) > 10
+    assert int(steps.min()) >= 0 and int(steps.max()) <= 1
+    assert not torch.equal(free, constrained)

@@ -9,7 +9,7 @@ de-normalised with the target statistics and vocoded (Griffin-Lim by default).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -35,10 +35,13 @@ class Seq2SeqConverter:
         max_len_ratio: at most this many output frames per source frame.
         min_len_ratio: no stop before this many output frames per source frame (ESPnet's ``minlenratio``:
             a guard against a stop token that fires early).
+        attention_window: ``(backward, forward)`` encoder steps around the previous attention peak that a
+            decoder step may attend to (ESPnet's attention constraint); None: unconstrained.
     """
 
     def __init__(self, model, normalize_src, normalize, src_mel, tgt_mel, vocoder: str = "griffin_lim",
                  max_len_ratio: float = 3.0, min_len_ratio: float = 0.0,
+                 attention_window: Optional[Sequence[int]] = None,
                  vocoder_options: Optional[Mapping[str, Any]] = None) -> None:
         from speechproc.decode.vocoder import make_vocoder
 
@@ -49,19 +52,25 @@ class Seq2SeqConverter:
         self.vocoder = make_vocoder(vocoder, tgt_mel, **dict(vocoder_options or {}))
         self.max_len_ratio = max_len_ratio
         self.min_len_ratio = min_len_ratio
+        if attention_window is not None and (len(attention_window) != 2 or min(attention_window) < 0):
+            raise SpeechprocError(f"attention_window must be [backward, forward] (two non-negative ints), "
+                                  f"got {attention_window!r}")
+        self.attention_window = None if attention_window is None else (int(attention_window[0]),
+                                                                          int(attention_window[1]))
         self.last: Dict[str, torch.Tensor] = {}
 
     @classmethod
     def from_pretrained(cls, exp_dir: PathLike, overrides: Optional[Mapping[str, Any]] = None) -> "Seq2SeqConverter":
-        """Load a ``task: vc`` exp; ``overrides``: ``vocoder`` (name), ``max_len_ratio``, ``min_len_ratio``."""
+        """Load a ``task: vc`` exp; ``overrides``: ``vocoder`` (name), ``max_len_ratio``, ``min_len_ratio``,
+        ``attention_window`` (``[backward, forward]``)."""
         from speechproc.decode.asr import load_trained_modules
         from speechproc.features.mel import load_mel_config
 
         overrides = dict(overrides or {})
-        bad = sorted(set(overrides) - {"vocoder", "max_len_ratio", "min_len_ratio"})
+        bad = sorted(set(overrides) - {"vocoder", "max_len_ratio", "min_len_ratio", "attention_window"})
         if bad:
             raise SpeechprocError(f"conversion options {bad} do not apply to a sequence-to-sequence model; "
-                                  f"allowed: vocoder, max_len_ratio, min_len_ratio")
+                                  f"allowed: vocoder, max_len_ratio, min_len_ratio, attention_window")
         hparams, modules = load_trained_modules(exp_dir)
         if hparams.get("task") != "vc" or not {"model", "normalize", "normalize_src"} <= set(modules):
             raise SpeechprocError(f"{exp_dir}/train.yaml: not a sequence-to-sequence VC run (task: vc with modules "
@@ -70,7 +79,7 @@ class Seq2SeqConverter:
         tgt_mel = load_mel_config(hparams["tgt_train_data"])
         return cls(modules["model"], modules["normalize_src"], modules["normalize"], src_mel, tgt_mel,
                    overrides.get("vocoder", "griffin_lim"), float(overrides.get("max_len_ratio", 3.0)),
-                   float(overrides.get("min_len_ratio", 0.0)))
+                   float(overrides.get("min_len_ratio", 0.0)), overrides.get("attention_window"))
 
     @property
     def sample_rate(self) -> int:
@@ -90,7 +99,8 @@ class Seq2SeqConverter:
         with torch.no_grad():
             src, _ = self.normalize_src(src, length)
             mel, lengths, align = self.model.infer(src, length, max_len_ratio=self.max_len_ratio,
-                                                   min_len_ratio=self.min_len_ratio)
+                                                   min_len_ratio=self.min_len_ratio,
+                                                   attention_window=self.attention_window)
             n = int(lengths[0])
             mel = mel[0, :n] * self.normalize.std + self.normalize.mean
         self.last = {"mel": mel, "alignment": align[0]}

@@ -130,13 +130,18 @@ class Tacotron2(nn.Module):
 
     @torch.no_grad()
     def infer(self, tokens: torch.Tensor, token_lengths: Optional[torch.Tensor] = None, max_len_ratio: float = 10.0,
-              min_len_ratio: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+              min_len_ratio: float = 0.0, attention_window: Optional[Tuple[int, int]] = None,
+              ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Free-running synthesis.
 
         Args:
             tokens: ``(B, L)``; token_lengths ``(B,)`` (default all ``L``).
             max_len_ratio: at most ``max_len_ratio * L`` frames (and ``max_decoder_steps`` steps).
             min_len_ratio: no stop before ``min_len_ratio * L`` frames.
+            attention_window: ``(backward, forward)``: each step may attend only to the inputs within
+                that many positions of the previous step's attention peak (ESPnet's attention
+                constraint, ``use_att_constraint`` with ``backward_window``/``forward_window``); keeps
+                free-running attention from skipping or going back. None: unconstrained.
 
         Returns:
             ``(mel (B, T, n_mels), mel_lengths (B,), alignments (B, T / r, L))``.
@@ -154,12 +159,19 @@ class Tacotron2(nn.Module):
         steps = torch.zeros(B, dtype=torch.long, device=tokens.device)
         done = torch.zeros(B, dtype=torch.bool, device=tokens.device)
         outs, aligns = [], []
+        positions = torch.arange(memory.shape[1], device=tokens.device)[None]
+        peak = torch.zeros(B, 1, dtype=torch.long, device=tokens.device)
         for step in range(max_steps):
-            out = dec.decode(dec.prenet(frame), *states[:7], memory, states[7], mask)
+            step_mask = mask
+            if attention_window is not None and step > 0:
+                back, fwd = attention_window
+                step_mask = mask | (positions < peak - back) | (positions > peak + fwd)
+            out = dec.decode(dec.prenet(frame), *states[:7], memory, states[7], step_mask)
             frame, gate = out[0], out[1]
             states[:7] = out[2:]
             outs.append(frame)
             aligns.append(out[6])
+            peak = out[6].argmax(-1, keepdim=True)
             steps = torch.where(done, steps, steps + 1)
             stop = (torch.sigmoid(gate[:, 0]) > self.gate_threshold) & (steps >= min_steps)
             done = done | stop

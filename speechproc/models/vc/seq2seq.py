@@ -57,13 +57,15 @@ class Seq2SeqVC(Tacotron2):
 
     @torch.no_grad()
     def infer(self, src: torch.Tensor, src_lengths: Optional[torch.Tensor] = None, max_len_ratio: float = 3.0,
-              min_len_ratio: float = 0.0) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Free-running conversion; the length ratios count output frames per *source frame*."""
+              min_len_ratio: float = 0.0, attention_window: Optional[Tuple[int, int]] = None,
+              ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Free-running conversion; the length ratios count output frames per *source frame*;
+        ``attention_window`` counts encoder steps (stacked source frames), see :meth:`Tacotron2.infer`."""
         if src_lengths is None:
             src_lengths = torch.full((src.shape[0],), src.shape[1], dtype=torch.long, device=src.device)
         src, src_lengths = self.stack_source(src, src_lengths)
         k = self.src_reduction
-        return super().infer(src, src_lengths, max_len_ratio * k, min_len_ratio * k)
+        return super().infer(src, src_lengths, max_len_ratio * k, min_len_ratio * k, attention_window)
 
     def embed_inputs(self, src: torch.Tensor) -> torch.Tensor:
         """Encoder input ``(B, T_src, embedding_dim)`` of source mels ``(B, T_src, n_src_mels)``; the rest of
