@@ -19,7 +19,11 @@ for m in $methods; do
   done
   [ "$force" = true ] && rm -rf "$exp"
   init=${init_tts:-}
-  [ -z "$init" ] && [ "$profile" != quick ] && init=../../ljspeech/tts/exp/tacotron2_overfit/model.pt
+  if [ -z "$init" ] && [ "$profile" != quick ]; then  # the LJSpeech overfit model, else that recipe's default exp
+    init=../../ljspeech/tts/exp/tacotron2_overfit/model.pt
+    [ -f "$init" ] || [ ! -f ../../ljspeech/tts/exp/tacotron2/model.pt ] || init=../../ljspeech/tts/exp/tacotron2/model.pt
+    echo "seq2seq: initialising from $init"
+  fi
   python -m speechproc.bin.train "conf/vc_${m}${suffix}.yaml" --output_folder "$exp" \
     --src_train_data "dump/${src_spk}_train" --tgt_train_data "dump/${tgt_spk}_train" \
     --src_valid_data "dump/${src_spk}_train" --tgt_valid_data "dump/${tgt_spk}_train" \

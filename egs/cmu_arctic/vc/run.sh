@@ -16,7 +16,7 @@ methods="gmm dnn seq2seq"  # converters to train, convert and evaluate (gmm dnn 
 max_utts=                # use the first N training/evaluation utterances (empty: all; --profile quick: 5 train, 3 eval)
 train_opts=              # extra train_vc options (method 1), e.g. "--set gmm.n_mix=16"
 seq2seq_opts=            # extra trainer options of seq2seq, e.g. "--number_of_epochs 300"
-init_tts=                # seq2seq start: a Tacotron 2 model.pt, or null (empty: the ljspeech/tts overfit model; quick: null)
+init_tts=                # seq2seq start: a Tacotron 2 model.pt, or null (empty: ljspeech/tts exp/tacotron2_overfit, else exp/tacotron2; quick: null)
 judge_backend=faster-whisper  # Whisper judge backend (faster-whisper, hf) or none
 eval_opts=               # extra evaluate_vc options, e.g. "--no-f0" or "--speaker-exp DIR"
 recipe_main "$@"
