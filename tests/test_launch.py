@@ -224,13 +224,14 @@ def test_cli_exit_status_and_stderr(tmp_path):
 
 
 def test_local_interrupt_kills_running_jobs(tmp_path):
-    p = subprocess.Popen(CLI + ["JOB=1:2", "log/int.JOB.log", "--", "echo $$ > pid.JOB; exec sleep 30"],
+    # --max-parallel 2: both jobs run at once even where this process may use a single CPU
+    p = subprocess.Popen(CLI + ["--max-parallel", "2", "JOB=1:2", "log/int.JOB.log", "--", "echo $$ > pid.JOB; exec sleep 30"],
                          cwd=tmp_path, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default)
     pids = [tmp_path / "pid.1", tmp_path / "pid.2"]
-    deadline = time.time() + 60  # both jobs must be running before the interrupt (slow on a loaded machine)
+    deadline = time.time() + 20  # both jobs must be running before the interrupt (slow on a loaded machine)
     while time.time() < deadline and not all(f.exists() and f.read_text().strip() for f in pids):
         time.sleep(0.05)
-    assert all(f.exists() for f in pids), "the jobs did not start within 60 s"
+    assert all(f.exists() for f in pids), "the jobs did not start within 20 s"
     p.send_signal(signal.SIGINT)
     _, err = p.communicate(timeout=15)
     assert p.returncode == 130, err
