@@ -104,15 +104,20 @@ class TTSBrain(TaskBrain):
             logger.info("initialised %s from %s", ", ".join(n for n in self.modules if n in state), path)
         super().on_fit_start()
 
+    def model_inputs(self, batch):
+        """``(inputs, lengths)`` the model reads: token ids here (source mels in :class:`~speechproc.tasks.vc.VCBrain`)."""
+        tokens, tok_rel = batch.tokens
+        return tokens, self.lengths_from_relative(tok_rel, tokens.shape[1])
+
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)
-        tokens, tok_rel = batch.tokens
+        inputs, in_len = self.model_inputs(batch)
         mel, mel_rel = batch.mel
-        tok_len = self.lengths_from_relative(tok_rel, tokens.shape[1])
         mel_len = self.lengths_from_relative(mel_rel, mel.shape[1])
         mel, _ = self.modules.normalize(mel, mel_len)
-        out = self.modules.model(tokens, tok_len, mel, mel_len)
-        out.update(target=mel, mel_len=mel_len, tok_len=tok_len)
+        out = self.modules.model(inputs, in_len, mel, mel_len)
+        # the attention axis: the input lengths, or what the model made of them (stacked source frames)
+        out.update(target=mel, mel_len=mel_len, tok_len=out.get("src_lengths", in_len))
         return out
 
     def compute_objectives(self, predictions, batch, stage):

@@ -103,14 +103,9 @@ class VCBrain(TTSBrain):
                               json.dumps({"init_tts": str(path), "copied": copied, "skipped": skipped}, indent=1) + "\n")
         super().on_fit_start()
 
-    def compute_forward(self, batch, stage):
-        batch = batch.to(self.device)
+    def model_inputs(self, batch):
+        """Normalised source mels ``(B, T_src, n_src_mels)`` and their frame counts."""
         src, src_rel = batch.src
-        mel, mel_rel = batch.mel
         src_len = self.lengths_from_relative(src_rel, src.shape[1])
-        mel_len = self.lengths_from_relative(mel_rel, mel.shape[1])
         src, _ = self.modules.normalize_src(src, src_len)
-        mel, _ = self.modules.normalize(mel, mel_len)
-        out = self.modules.model(src, src_len, mel, mel_len)
-        out.update(target=mel, mel_len=mel_len, tok_len=out["src_lengths"])
-        return out
+        return src, src_len
