@@ -17,7 +17,7 @@ import torch
 from conftest import REPO, require_corpus
 from speechproc.decode.vocoder import GriffinLimVocoder, make_vocoder
 from speechproc.features.mel import MelConfig, compute_mel, dump_mel, load_mel_config
-from speechproc.models.tts import Tacotron2, Tacotron2Loss
+from speechproc.models.tts import FastSpeech2, FastSpeech2Loss, Tacotron2, Tacotron2Loss
 from speechproc.models.tts.tacotron2 import guided_attention_weights
 from speechproc.score.dtw import dtw
 from speechproc.score.tts import f0_metrics, mcd, mel_cepstrum
@@ -145,6 +145,59 @@ def test_tacotron2_forward_backward_with_guided_attention(r: int) -> None:
     mel, lengths, align = model.infer(tokens[:1], tok_len[:1])
     assert mel.shape[0] == 1 and mel.shape[2] == 8 and int(lengths[0]) % r == 0
     assert mel.shape[1] <= 20 * r and align.shape[2] == 5
+
+
+def test_fastspeech2_trains_on_durations_and_infers_its_own() -> None:
+    torch.manual_seed(0)
+    model = FastSpeech2(12, n_mels=8, d_model=32, enc_layers=1, dec_layers=1, ffn_dim=64,
+                        postnet_embedding_dim=16, postnet_n_convolutions=2)
+    tokens = torch.tensor([[3, 4, 5, 6, 7, 11], [7, 8, 9, 10, 11, 0]])
+    tok_len = torch.tensor([6, 5])
+    durs = torch.tensor([[2, 3, 1, 2, 1, 1], [1, 4, 2, 1, 2, 0]])
+    mel_len = durs.sum(1)
+    mels = torch.randn(2, int(mel_len.max()), 8)
+    out = model(tokens, tok_len, mels, mel_len, durs)
+    assert out["mel_after"].shape == (2, 10, 8) and out["log_durations"].shape == (2, 6)
+    # the hard alignment puts each frame on exactly one token, in order
+    align = out["alignments"]
+    assert align.shape == (2, 10, 6)
+    torch.testing.assert_close(align[0].sum(-1), torch.ones(10))
+    assert align[0].argmax(-1).tolist() == [0, 0, 1, 1, 1, 2, 3, 3, 4, 5]
+    assert float(align[1, 10:].sum()) == 0.0 and float(align[1, :, 5].sum()) == 0.0
+    loss_fn = FastSpeech2Loss()
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(40):
+        losses = loss_fn(model(tokens, tok_len, mels, mel_len, durs), mels, mel_len, tok_len)
+        first = first if first is not None else {k: float(v.detach()) for k, v in losses.items()}
+        opt.zero_grad()
+        losses["loss"].backward()
+        opt.step()
+    assert float(losses["dur_loss"]) < 0.3 * first["dur_loss"] and float(losses["mel_loss"]) < first["mel_loss"]
+    # inference follows the learnt durations: about 10 frames for the first sentence (train mode off)
+    model.eval()
+    mel, lengths, align = model.infer(tokens[:1])
+    assert mel.shape == (1, int(lengths[0]), 8) and 7 <= int(lengths[0]) <= 13
+    assert align.shape == (1, int(lengths[0]), 6)
+    with pytest.raises(ValueError, match="durations sum to 9 frames but the mel has 10"):
+        model(tokens, tok_len, mels, mel_len, torch.tensor([[2, 3, 1, 1, 1, 1], [1, 4, 2, 1, 2, 0]]))
+
+
+def test_hard_durations_from_a_reduced_attention() -> None:
+    from speechproc.bin.extract_durations import hard_durations
+
+    # r = 2, 4 tokens, 6 decoder steps (12 frames, 11 valid): a soft diagonal
+    centres = torch.tensor([0.0, 0.6, 1.2, 1.8, 2.5, 3.0])
+    att = torch.softmax(-4.0 * (torch.arange(4.0)[None, :] - centres[:, None]) ** 2, dim=-1)[None]
+    (d,) = hard_durations(att, 2, [11], [4])
+    assert sum(d) == 11 and min(d) >= 1 and len(d) == 4
+    assert d[0] >= 2 and d[3] >= 2  # the ends hold the first and last steps
+    # a token the attention skips still gets one frame (monotonic path through every token)
+    skip = torch.zeros(1, 4, 3)
+    skip[0, :2, 0] = 1.0
+    skip[0, 2:, 2] = 1.0
+    (d,) = hard_durations(skip, 1, [4], [3])
+    assert d == [2, 1, 1] or d == [1, 1, 2]
 
 
 def test_guided_attention_penalises_off_diagonal() -> None:
@@ -284,6 +337,45 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
     assert "| natural | 4 |" in (synth / "eval" / "result.md").read_text()
     assert elapsed < 90, f"recipe smoke test took {elapsed:.0f} s"
 
+    # the FastSpeech 2 route on the same run: durations from its attention, toy training, synthesis
+    py = [str(REPO / "tools" / "venv" / "bin" / "python"), "-m"]
+    conf = REPO / "egs" / "ljspeech_teacher" / "tts" / "conf" / "train_fastspeech2_debug.yaml"
+    steps = [
+        ["speechproc.bin.extract_durations", "--exp-dir", "exp/tacotron2", "dump/train", "exp/dur/train",
+         "dump/eval", "exp/dur/eval"],
+        ["speechproc.bin.train", str(conf), "--output_folder", "exp/fastspeech2", "--train_data", "dump/train",
+         "--valid_data", "dump/eval", "--train_durations", "exp/dur/train/durations", "--valid_durations",
+         "exp/dur/eval/durations", "--token_dir", "data/token/char", "--cmvn_stats", "dump/train/cmvn.npz"],
+        ["speechproc.bin.synthesize", "--exp-dir", "exp/fastspeech2", "--data", "data/eval", "exp/fs2_synth"],
+    ]
+    for cmd in steps:
+        p = subprocess.run(py + cmd, capture_output=True, text=True, env=env, cwd=recipe)
+        assert p.returncode == 0, " ".join(cmd) + "\n" + p.stdout[-2000:] + p.stderr[-2000:]
+    info = json.loads((recipe / "exp" / "dur" / "train" / "align.json").read_text())
+    assert info["n_utts"] == 4 and 0 < info["focus_rate_mean"] <= 1 and info["reduction_factor"] == 4  # the debug Tacotron 2
+    from speechproc.data import DataDir
+    from speechproc.features.fbank import FeatureStore
+    from speechproc.tasks.tts import read_durations
+
+    durs, store = read_durations(recipe / "exp" / "dur" / "train" / "durations"), FeatureStore(recipe / "dump" / "train")
+    text = DataDir.load(recipe / "data" / "train").text
+    for utt, d in durs.items():  # one duration per character + <sos/eos>, summing to the frames
+        assert sum(d) == store.num_frames(utt) and min(d) >= 1 and len(d) > len(text[utt]) // 2
+    assert (recipe / "exp" / "fastspeech2" / "plots" / "epoch002").is_dir()
+    fs2_wavs = sorted((recipe / "exp" / "fs2_synth" / "wav").glob("*.wav"))
+    assert [w.stem for w in fs2_wavs] == [w.stem for w in wavs] and sf.info(str(fs2_wavs[0])).frames > 0
+    # durations that do not fit the dump are refused with the file and the utterance
+    bad = recipe / "exp" / "dur" / "bad"
+    bad.mkdir()
+    utt0 = sorted(durs)[0]
+    (bad / "durations").write_text(f"{utt0} " + " ".join(map(str, durs[utt0][:-1])) + "\n")
+    p = subprocess.run(py + steps[1][:1] + [str(conf), "--output_folder", "exp/fs2_bad", "--train_data", "dump/train",
+                                            "--valid_data", "dump/eval", "--train_durations", str(bad / "durations"),
+                                            "--valid_durations", "exp/dur/eval/durations", "--token_dir",
+                                            "data/token/char", "--cmvn_stats", "dump/train/cmvn.npz"],
+                       capture_output=True, text=True, env=env, cwd=recipe)
+    assert p.returncode != 0 and "re-run extract_durations" in p.stderr and utt0 in p.stderr
+
 
 # ------------------------------------------------------------------------------------------------
 # configs, teacher corpus
@@ -300,9 +392,15 @@ def test_tts_configs_load_and_build(tmp_path: Path, conf: str) -> None:
     CMVNStats().accumulate(np.random.default_rng(0).standard_normal((50, 80))).save(tmp_path / "cmvn.npz")
     overrides = {"output_folder": str(tmp_path / "exp"), "train_data": "dump/train", "valid_data": "dump/dev",
                  "token_dir": str(tmp_path / "tok"), "cmvn_stats": str(tmp_path / "cmvn.npz")}
+    if "fastspeech2" in conf:
+        overrides.update(train_durations="d/train", valid_durations="d/dev")
     hp = load_hyperpyyaml((REPO / conf).read_text(), overrides)
-    assert hp["task"] == "tts" and isinstance(hp["model"], Tacotron2)
-    assert hp["model"].embedding.num_embeddings == hp["tokenizer"].vocab_size
+    if "fastspeech2" in conf:
+        assert hp["task"] == "tts" and isinstance(hp["model"], FastSpeech2)
+        assert hp["model"].fs2.encPreNet.token_embedding.Embedding.num_embeddings == hp["tokenizer"].vocab_size
+    else:
+        assert hp["task"] == "tts" and isinstance(hp["model"], Tacotron2)
+        assert hp["model"].embedding.num_embeddings == hp["tokenizer"].vocab_size
     assert set(hp["modules"]) == {"model", "normalize"}
 
 

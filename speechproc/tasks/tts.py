@@ -4,7 +4,9 @@ Expected hparams (HyperPyYAML): ``modules`` with ``model`` (:class:`~speechproc.
 and ``normalize`` (:class:`~speechproc.features.cmvn.GlobalCMVN` from the mel dump's
 ``cmvn.npz``); ``loss`` (:class:`~speechproc.models.tts.Tacotron2Loss`); ``tokenizer``;
 ``train_data``/``valid_data`` mel dump dirs (``speechproc compute_mel``); optional
-``num_plots`` (attention/mel PNGs of the first validation utterances written every epoch to
+``train_durations``/``valid_durations``: ``durations`` files of
+``speechproc extract_durations`` (frames per token, for :class:`~speechproc.models.tts.FastSpeech2`,
+given to the model as ``durations``); optional ``num_plots`` (attention/mel PNGs of the first validation utterances written every epoch to
 ``<output_folder>/plots/epochNNN/``); optional ``init_model``: a ``model.pt`` of an earlier run
 whose module weights start the training (fine-tuning, e.g. speaker adaptation); a checkpoint of
 this run, when there is one, takes precedence.
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import speechbrain as sb
 import torch
@@ -25,7 +27,7 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechproc.tasks.base import TaskBrain
 from speechproc.utils import PathLike, SpeechprocError
 
-__all__ = ["TTSBrain", "make_tts_dataset", "tts_datasets", "encode_text"]
+__all__ = ["TTSBrain", "make_tts_dataset", "tts_datasets", "encode_text", "read_durations"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +41,28 @@ def encode_text(tokenizer, text: str) -> torch.Tensor:
     return torch.LongTensor(ids + [tokenizer.eos_id])
 
 
+def read_durations(path: PathLike) -> Dict[str, List[int]]:
+    """``utt d1 d2 ...`` lines (frames per token) of a ``durations`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpeechprocError(f"{path}: durations file not found; run 'speechproc extract_durations' first")
+    out = {}
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        try:
+            out[parts[0]] = [int(x) for x in parts[1:]]
+        except ValueError:
+            raise SpeechprocError(f"{path}:{n}: expected 'utt int int ...', got {line[:80]!r}") from None
+        if not out[parts[0]] or min(out[parts[0]]) < 0:
+            raise SpeechprocError(f"{path}:{n}: utterance {parts[0]} needs one non-negative duration per token")
+    return out
+
+
 def make_tts_dataset(path: PathLike, tokenizer, max_utts: Optional[int] = None,
-                     max_frames: Optional[int] = None) -> DynamicItemDataset:
-    """Dataset of a mel dump dir: items ``id tokens mel duration``.
+                     max_frames: Optional[int] = None, durations: Optional[PathLike] = None) -> DynamicItemDataset:
+    """Dataset of a mel dump dir: items ``id tokens mel duration`` (+ ``durations`` when given).
 
     Args:
         path: dump dir written by ``speechproc compute_mel`` (``feats.scp``, ``utt2num_frames``,
@@ -49,6 +70,8 @@ def make_tts_dataset(path: PathLike, tokenizer, max_utts: Optional[int] = None,
         tokenizer: a :class:`speechproc.text.tokenizer.Tokenizer`.
         max_utts: keep the first ``max_utts`` utterances (C-sorted ids).
         max_frames: drop utterances longer than this many frames.
+        durations: a ``durations`` file (``speechproc extract_durations``) covering every utterance,
+            one value per token (``<sos/eos>`` included) summing to the utterance's frames.
     """
     from speechproc.data.dataset import load_data_dir
     from speechproc.features.fbank import FeatureStore
@@ -71,24 +94,45 @@ def make_tts_dataset(path: PathLike, tokenizer, max_utts: Optional[int] = None,
         raise SpeechprocError(f"{path}: no utterance left (max_frames={max_frames}); check the filter settings")
     if len(entries) < len(utts):
         logger.info("%s: kept %d of %d utterances (<= %s frames)", path, len(entries), len(utts), max_frames)
+    keys = ["id", "tokens", "mel", "duration", "text"]
+    if durations is not None:
+        durs = read_durations(durations)
+        for u in entries:
+            if u not in durs:
+                raise SpeechprocError(f"{durations}: no durations for utterance {u} of {path}; "
+                                      f"re-run extract_durations on this dump dir")
+            n_tok, n = len(tokenizer.encode(data.text[u])) + 1, store.num_frames(u)
+            if len(durs[u]) != n_tok or sum(durs[u]) != n:
+                raise SpeechprocError(
+                    f"{durations}: utterance {u} has {len(durs[u])} durations summing to {sum(durs[u])}, but "
+                    f"{n_tok} tokens and {n} frames in {path}; the durations were made for another token list "
+                    f"or dump: re-run extract_durations")
+            entries[u]["durations"] = durs[u]
+        keys.append("durations")
     ds = DynamicItemDataset(entries)
     ds.add_dynamic_item(lambda text: encode_text(tokenizer, text), takes=["text"], provides="tokens")
     ds.add_dynamic_item(lambda uid: torch.from_numpy(store[uid].copy()), takes=["id"], provides="mel")
-    ds.set_output_keys(["id", "tokens", "mel", "duration", "text"])
+    if durations is not None:
+        ds.add_dynamic_item(lambda d: torch.LongTensor(d), takes=["durations"], provides="durations_t")
+        keys[-1] = "durations_t"
+    ds.set_output_keys(keys)
     return ds
 
 
 def tts_datasets(hparams: dict) -> Tuple[DynamicItemDataset, DynamicItemDataset]:
     """(train, valid) datasets of the trainer (keys ``train_data``, ``valid_data``, ``tokenizer``,
-    ``max_train_utts``, ``max_valid_utts``, ``max_frames``)."""
+    ``max_train_utts``, ``max_valid_utts``, ``max_frames``, ``train_durations``, ``valid_durations``)."""
     tok = hparams["tokenizer"]
-    train = make_tts_dataset(hparams["train_data"], tok, hparams.get("max_train_utts"), hparams.get("max_frames"))
-    valid = make_tts_dataset(hparams["valid_data"], tok, hparams.get("max_valid_utts"))
+    train = make_tts_dataset(hparams["train_data"], tok, hparams.get("max_train_utts"), hparams.get("max_frames"),
+                             durations=hparams.get("train_durations"))
+    valid = make_tts_dataset(hparams["valid_data"], tok, hparams.get("max_valid_utts"),
+                             durations=hparams.get("valid_durations"))
     return train, valid
 
 
 class TTSBrain(TaskBrain):
-    """Tacotron 2 with guided attention; ``compute_forward`` returns the model's output dict."""
+    """Tacotron 2 with guided attention, or FastSpeech 2 on given durations; ``compute_forward``
+    returns the model's output dict, the loss module's dict entries besides ``loss`` are the logged metrics."""
 
     def on_fit_start(self) -> None:
         """Start from ``init_model`` (when set), then let the trainer resume its own checkpoints."""
@@ -115,7 +159,8 @@ class TTSBrain(TaskBrain):
         mel, mel_rel = batch.mel
         mel_len = self.lengths_from_relative(mel_rel, mel.shape[1])
         mel, _ = self.modules.normalize(mel, mel_len)
-        out = self.modules.model(inputs, in_len, mel, mel_len)
+        extra = {"durations": batch.durations_t[0]} if hasattr(batch, "durations_t") else {}
+        out = self.modules.model(inputs, in_len, mel, mel_len, **extra)
         # the attention axis: the input lengths, or what the model made of them (stacked source frames)
         out.update(target=mel, mel_len=mel_len, tok_len=out.get("src_lengths", in_len))
         return out
@@ -125,8 +170,12 @@ class TTSBrain(TaskBrain):
         r = getattr(model, "module", model).r
         losses = self.hparams.loss(predictions, predictions["target"], predictions["mel_len"],
                                    predictions["tok_len"], r)
-        for key in ("mel_loss", "gate_loss", "attn_loss"):
-            self.stage_metrics[key] = self.stage_metrics.get(key, 0.0) + float(losses[key])
+        for key in losses:
+            if key != "loss":
+                self.stage_metrics.setdefault("keys", [])
+                if key not in self.stage_metrics["keys"]:
+                    self.stage_metrics["keys"].append(key)
+                self.stage_metrics[key] = self.stage_metrics.get(key, 0.0) + float(losses[key])
         self.stage_metrics["n_batches"] = self.stage_metrics.get("n_batches", 0) + 1
         if stage == sb.Stage.VALID and len(self.stage_metrics.setdefault("plots", [])) < int(
                 getattr(self.hparams, "num_plots", 2)):
@@ -143,7 +192,7 @@ class TTSBrain(TaskBrain):
 
     def stage_stats(self, stage) -> Dict[str, float]:
         n = max(1, self.stage_metrics.get("n_batches", 0))
-        return {k: self.stage_metrics.get(k, 0.0) / n for k in ("mel_loss", "gate_loss", "attn_loss")}
+        return {k: self.stage_metrics.get(k, 0.0) / n for k in self.stage_metrics.get("keys", [])}
 
     def on_stage_end(self, stage, stage_loss, epoch=None) -> None:
         """Log and checkpoint (see :class:`TaskBrain`); after validation, write attention/mel PNGs."""

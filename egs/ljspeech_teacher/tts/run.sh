@@ -14,6 +14,9 @@
 #   8  real LJSpeech clips for adaptation: data/lj/{train,eval} + mels
 #   9  speaker adaptation: fine-tune on the real clips (exp/${tts_exp}_adapt)
 #  10  adaptation result on the 4 held-out real clips, before and after (exp/result_adapt.md)
+#  11  FastSpeech 2 durations from the Tacotron 2 attention (exp/$align_exp/durations)
+#  12  FastSpeech 2 training (exp/$fs2_exp)
+#  13  FastSpeech 2 synthesis; exp/result_eval.md with both acoustic models and the references
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_utts=1200                          # training sentences (1200 give about 2.3 h of teacher audio)
@@ -25,6 +28,9 @@ tts_exp=tacotron2                      # experiment name (exp/<name>)
 vocoder=griffin_lim                    # griffin_lim (hifigan needs a trained checkpoint)
 adapt_epochs=30                        # fine-tuning epochs on the real clips
 adapt_lr=0.0003                        # fine-tuning learning rate
+align_exp=                             # Tacotron 2 run whose attention gives the FastSpeech 2 durations (default $tts_exp)
+fs2_config=conf/train_fastspeech2.yaml # FastSpeech 2 config (conf/train_fastspeech2_debug.yaml: toy model)
+fs2_exp=fastspeech2                    # FastSpeech 2 experiment name
 judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none
 eval_opts=                             # extra evaluate_tts options, e.g. "--no-f0"
 recipe_main "$@"
