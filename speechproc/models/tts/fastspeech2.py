@@ -18,6 +18,10 @@ through the mel loss.
 Shapes: tokens ``(B, L)``, mels ``(B, T, n_mels)`` (normalised log-mel), durations ``(B, L)``
 integer frames with ``durations.sum(1) == mel_lengths``; alignments ``(B, T, L)`` one-hot.
 
+The postnet is Tacotron 2's (five conv + batch-norm + tanh layers, as in ESPnet's FastSpeech 2)
+rather than SpeechBrain's FastSpeech 2 postnet, whose final layer norm and output dropout left single
+mel bins off by several standard deviations at synthesis time (a constant tone across the utterance).
+
 The loss (:class:`FastSpeech2Loss`) is ESPnet's: masked L1 of the mel before and after the postnet,
 MSE of ``log(1 + d)`` durations and MSE of the token-level energy.
 """
@@ -43,6 +47,19 @@ def durations_to_alignment(durations: torch.Tensor, max_frames: Optional[int] = 
     return ((frames >= starts[:, None, :]) & (frames < ends[:, None, :])).float()
 
 
+class _TimeMajorPostnet(nn.Module):
+    """Tacotron 2's postnet on ``(B, T, n_mels)`` input (SpeechBrain's reads ``(B, n_mels, T)``)."""
+
+    def __init__(self, n_mels: int, embedding_dim: int, kernel_size: int, n_convolutions: int) -> None:
+        super().__init__()
+        from speechbrain.lobes.models.Tacotron2 import Postnet
+
+        self.postnet = Postnet(n_mels, embedding_dim, kernel_size, n_convolutions)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.postnet(x.transpose(1, 2)).transpose(1, 2)
+
+
 class FastSpeech2(nn.Module):
     """FastSpeech 2 over token ids.
 
@@ -53,7 +70,7 @@ class FastSpeech2(nn.Module):
         enc_layers / dec_layers: transformer blocks; ``ffn_dim`` their conv feed-forward width
             (kernel sizes ``ffn_kernel_sizes``).
         dropout: transformer dropout; ``variance_dropout`` of the duration/pitch/energy predictors.
-        postnet_*: the Tacotron-2 style postnet.
+        postnet_*: the Tacotron 2 postnet (dropout 0.5 inside, as Tacotron 2).
     """
 
     r = 1  # one output frame per step: the trainer and the synthesis front end read ``model.r``
@@ -62,7 +79,7 @@ class FastSpeech2(nn.Module):
                  enc_layers: int = 4, dec_layers: int = 4, ffn_dim: int = 1024,
                  ffn_kernel_sizes: Sequence[int] = (9, 1), dropout: float = 0.1, variance_dropout: float = 0.5,
                  postnet_embedding_dim: int = 256, postnet_kernel_size: int = 5, postnet_n_convolutions: int = 5,
-                 postnet_dropout: float = 0.5, predictor_kernel_size: int = 3) -> None:
+                 predictor_kernel_size: int = 3) -> None:
         super().__init__()
         from speechbrain.lobes.models.FastSpeech2 import FastSpeech2 as SBFastSpeech2
 
@@ -77,9 +94,10 @@ class FastSpeech2(nn.Module):
             normalize_before=False, ffn_type="1dcnn", ffn_cnn_kernel_size_list=list(ffn_kernel_sizes),
             n_char=vocab_size, n_mels=n_mels, postnet_embedding_dim=postnet_embedding_dim,
             postnet_kernel_size=postnet_kernel_size, postnet_n_convolutions=postnet_n_convolutions,
-            postnet_dropout=postnet_dropout, padding_idx=0, dur_pred_kernel_size=predictor_kernel_size,
+            postnet_dropout=0.5, padding_idx=0, dur_pred_kernel_size=predictor_kernel_size,
             pitch_pred_kernel_size=predictor_kernel_size, energy_pred_kernel_size=predictor_kernel_size,
             variance_predictor_dropout=variance_dropout)
+        self.fs2.postnet = _TimeMajorPostnet(n_mels, postnet_embedding_dim, postnet_kernel_size, postnet_n_convolutions)
 
     @staticmethod
     def frame_energy(mels: torch.Tensor) -> torch.Tensor:
