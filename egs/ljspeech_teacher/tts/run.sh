@@ -17,6 +17,9 @@
 #  11  FastSpeech 2 durations from the Tacotron 2 attention (exp/$align_exp/durations)
 #  12  FastSpeech 2 training (exp/$fs2_exp)
 #  13  FastSpeech 2 synthesis; exp/result_eval.md with both acoustic models and the references
+#  14  FastSpeech 2 durations of the real clips from the adapted Tacotron 2
+#  15  FastSpeech 2 speaker adaptation (exp/${fs2_exp}_adapt)
+#  16  exp/result_adapt.md with both acoustic models before and after adaptation
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_utts=1200                          # training sentences (1200 give about 2.3 h of teacher audio)
