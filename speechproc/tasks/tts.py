@@ -7,7 +7,8 @@ and ``normalize`` (:class:`~speechproc.features.cmvn.GlobalCMVN` from the mel du
 ``train_durations``/``valid_durations``: ``durations`` files of
 ``speechproc extract_durations`` (frames per token, for :class:`~speechproc.models.tts.FastSpeech2`,
 given to the model as ``durations``); optional ``num_plots`` (attention/mel PNGs of the first
-validation utterances written every epoch to ``<output_folder>/plots/epochNNN/``); optional ``init_model``: a ``model.pt`` of an earlier run
+validation utterances written every epoch to ``<output_folder>/plots/epochNNN/``); optional
+``init_model``: a ``model.pt`` of an earlier run
 whose module weights start the training (fine-tuning, e.g. speaker adaptation); a checkpoint of
 this run, when there is one, takes precedence.
 
