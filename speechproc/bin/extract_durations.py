@@ -77,6 +77,7 @@ def extract(model, normalize, tokenizer, dump: Path, out: Path, batch_size: int,
     from speechproc.data.dataset import load_data_dir
     from speechproc.decode.tts import save_attention_png
     from speechproc.features.fbank import FeatureStore
+    from speechproc.models.tts.fastspeech2 import durations_to_alignment
     from speechproc.tasks.tts import encode_text
 
     data = load_data_dir(dump)
@@ -109,13 +110,9 @@ def extract(model, normalize, tokenizer, dump: Path, out: Path, batch_size: int,
                 durations[u] = d
                 steps = (n_mel[b] + r - 1) // r
                 focus[u] = float(align[b, :steps, :n_tok[b]].max(-1).values.mean())
-                if plots and len(list((tmp / "plots").iterdir())) < 2 * plots:
+                if len(durations) <= plots:
                     save_attention_png(align[b, :steps, :n_tok[b]], tmp / "plots" / f"{u}_att.png")
-                    hard = torch.zeros(n_mel[b], n_tok[b])
-                    ends = np.cumsum(d)
-                    for t, (s, e) in enumerate(zip(ends - np.asarray(d), ends)):
-                        hard[s:e, t] = 1
-                    save_attention_png(hard, tmp / "plots" / f"{u}_path.png")
+                    save_attention_png(durations_to_alignment(torch.tensor([d]))[0], tmp / "plots" / f"{u}_path.png")
         with open(tmp / "durations", "w", encoding="utf-8") as f:
             for u in sorted(durations, key=lambda s: s.encode("utf-8")):
                 f.write(u + " " + " ".join(map(str, durations[u])) + "\n")

@@ -108,14 +108,11 @@ def make_tts_dataset(path: PathLike, tokenizer, max_utts: Optional[int] = None,
                     f"{durations}: utterance {u} has {len(durs[u])} durations summing to {sum(durs[u])}, but "
                     f"{n_tok} tokens and {n} frames in {path}; the durations were made for another token list "
                     f"or dump: re-run extract_durations")
-            entries[u]["durations"] = durs[u]
+            entries[u]["durations"] = torch.LongTensor(durs[u])
         keys.append("durations")
     ds = DynamicItemDataset(entries)
     ds.add_dynamic_item(lambda text: encode_text(tokenizer, text), takes=["text"], provides="tokens")
     ds.add_dynamic_item(lambda uid: torch.from_numpy(store[uid].copy()), takes=["id"], provides="mel")
-    if durations is not None:
-        ds.add_dynamic_item(lambda d: torch.LongTensor(d), takes=["durations"], provides="durations_t")
-        keys[-1] = "durations_t"
     ds.set_output_keys(keys)
     return ds
 
@@ -160,7 +157,7 @@ class TTSBrain(TaskBrain):
         mel, mel_rel = batch.mel
         mel_len = self.lengths_from_relative(mel_rel, mel.shape[1])
         mel, _ = self.modules.normalize(mel, mel_len)
-        extra = {"durations": batch.durations_t[0]} if hasattr(batch, "durations_t") else {}
+        extra = {"durations": batch.durations[0]} if hasattr(batch, "durations") else {}
         out = self.modules.model(inputs, in_len, mel, mel_len, **extra)
         # the attention axis: the input lengths, or what the model made of them (stacked source frames)
         out.update(target=mel, mel_len=mel_len, tok_len=out.get("src_lengths", in_len))
@@ -171,12 +168,10 @@ class TTSBrain(TaskBrain):
         r = getattr(model, "module", model).r
         losses = self.hparams.loss(predictions, predictions["target"], predictions["mel_len"],
                                    predictions["tok_len"], r)
-        for key in losses:
+        sums = self.stage_metrics.setdefault("losses", {})
+        for key, value in losses.items():
             if key != "loss":
-                self.stage_metrics.setdefault("keys", [])
-                if key not in self.stage_metrics["keys"]:
-                    self.stage_metrics["keys"].append(key)
-                self.stage_metrics[key] = self.stage_metrics.get(key, 0.0) + float(losses[key])
+                sums[key] = sums.get(key, 0.0) + float(value)
         self.stage_metrics["n_batches"] = self.stage_metrics.get("n_batches", 0) + 1
         if stage == sb.Stage.VALID and len(self.stage_metrics.setdefault("plots", [])) < int(
                 getattr(self.hparams, "num_plots", 2)):
@@ -193,7 +188,7 @@ class TTSBrain(TaskBrain):
 
     def stage_stats(self, stage) -> Dict[str, float]:
         n = max(1, self.stage_metrics.get("n_batches", 0))
-        return {k: self.stage_metrics.get(k, 0.0) / n for k in self.stage_metrics.get("keys", [])}
+        return {k: v / n for k, v in self.stage_metrics.get("losses", {}).items()}
 
     def on_stage_end(self, stage, stage_loss, epoch=None) -> None:
         """Log and checkpoint (see :class:`TaskBrain`); after validation, write attention/mel PNGs."""
