@@ -16,7 +16,9 @@ What it does, in order:
    :class:`AtomicCheckpointer` over ``modules`` + epoch counter + LR schedule + optimizer,
    ``train_log.txt`` and tensorboard loggers; resumes from the latest complete checkpoint;
 5. trains, then averages the ``average_n`` best checkpoints (by ``best_key``) into
-   ``model.pt`` (``{module_name: state_dict}``), which inference loads.
+   ``model.pt`` (``{module_name: state_dict}``), which inference loads. Epochs listed in
+   ``snapshot_epochs`` are also exported as they finish, each as a loadable experiment dir
+   ``snapshots/epoch<N>`` (an early model for another stage, e.g. FastSpeech 2 durations).
 """
 from __future__ import annotations
 
@@ -48,6 +50,8 @@ __all__ = [
     "load_hparams",
     "record_experiment",
     "average_best",
+    "write_model",
+    "write_snapshot",
     "train",
     "main",
 ]
@@ -302,13 +306,39 @@ def average_best(checkpointer: Checkpointer, modules: Dict[str, torch.nn.Module]
         ckpts = checkpointer.find_checkpoints(max_num_checkpoints=1)
     if not ckpts:
         raise SpeechprocError(f"{checkpointer.checkpoints_dir}: no checkpoint to average; did training run?")
+    write_model(ckpts, modules, out_path, {"key": key})
+    return [c.path.name for c in ckpts]
+
+
+def write_model(ckpts: Sequence[Checkpoint], modules: Sequence[str], out_path: Path, meta: dict) -> None:
+    """Average ``modules`` of the checkpoints ``ckpts`` into ``out_path`` (atomically), the file inference loads."""
     state = {}
     for name in modules:
         state[name] = average_checkpoints(ckpts, name, parameter_loader=lambda p, **kw: torch.load(p, map_location="cpu"))
     tmp = out_path.with_name(f".{out_path.name}.tmp.{os.getpid()}")
-    torch.save({"modules": state, "averaged": [c.path.name for c in ckpts], "key": key}, tmp)
+    torch.save({"modules": state, "averaged": [c.path.name for c in ckpts], **meta}, tmp)
     os.replace(tmp, out_path)
-    return [c.path.name for c in ckpts]
+
+
+SNAPSHOT_FILES = ("train.yaml", "overrides.yaml", "hparams.yaml", "env.json", "cmd.txt")
+
+
+def write_snapshot(checkpointer: Checkpointer, modules: Sequence[str], out_dir: Path, epoch: int) -> Path:
+    """Export the latest checkpoint as a loadable experiment dir ``out_dir/snapshots/epoch<N>``.
+
+    The dir holds ``model.pt`` and the run's ``train.yaml``/``overrides.yaml``/``env.json``, so every
+    tool that takes ``--exp-dir`` (synthesis, decoding, duration extraction) reads it like a finished run.
+    """
+    ckpts = checkpointer.find_checkpoints(max_num_checkpoints=1)  # the most recent: this epoch's
+    if not ckpts:
+        raise SpeechprocError(f"{checkpointer.checkpoints_dir}: no checkpoint to export as epoch {epoch}")
+    snap = out_dir / "snapshots" / f"epoch{epoch}"
+    snap.mkdir(parents=True, exist_ok=True)
+    for name in SNAPSHOT_FILES:
+        if (out_dir / name).is_file():
+            shutil.copyfile(out_dir / name, snap / name)
+    write_model(ckpts, modules, snap / "model.pt", {"epoch": epoch})
+    return snap
 
 
 # ------------------------------------------------------------------------------------------------

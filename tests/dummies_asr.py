@@ -84,6 +84,7 @@ best_key: loss
 best_mode: min
 keep_checkpoints: 10
 average_n: 2
+snapshot_epochs: []
 lr: 0.003
 warmup_steps: 10
 opt_class: !name:torch.optim.Adam

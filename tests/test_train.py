@@ -58,7 +58,7 @@ _TagsAsText.add_multi_constructor("!", lambda loader, suffix, node: None)
 def test_train_records_experiment_and_resume_is_a_no_op(tone, tmp_path):
     torch.set_num_threads(1)
     exp = tmp_path / "exp"
-    brain = train(train_argv(tone, exp, "--number_of_epochs", "4"))
+    brain = train(train_argv(tone, exp, "--number_of_epochs", "4", "--snapshot_epochs", "[2]"))
     for name in ("cmd.txt", "train.yaml", "overrides.yaml", "hparams.yaml", "env.json", "train_log.txt", "model.pt"):
         assert (exp / name).is_file(), name
     assert "speechproc.bin.train" in (exp / "cmd.txt").read_text()
@@ -80,6 +80,23 @@ def test_train_records_experiment_and_resume_is_a_no_op(tone, tmp_path):
     assert len(summary["averaged"]) == 2
     state = torch.load(exp / "model.pt")
     assert set(state["modules"]) == {"model", "normalize"}
+    # The epoch-2 snapshot is a loadable experiment dir holding epoch 2's weights (not the final ones).
+    snap = exp / "snapshots" / "epoch2"
+    assert sorted(p.name for p in (exp / "snapshots").iterdir()) == ["epoch2"]
+    assert (snap / "train.yaml").read_text() == (exp / "train.yaml").read_text()
+    snap_state = torch.load(snap / "model.pt")
+    assert snap_state["epoch"] == 2 and set(snap_state["modules"]) == {"model", "normalize"}
+    epoch2 = [c for c in _ckpts(exp) if "epoch: 2" in (c / "CKPT.yaml").read_text()]
+    assert len(epoch2) == 1
+    saved = torch.load(epoch2[0] / "model.ckpt")
+    for k, v in snap_state["modules"]["model"].items():
+        assert torch.equal(v, saved[k]), k
+    assert any(not torch.equal(v, state["modules"]["model"][k]) for k, v in snap_state["modules"]["model"].items())
+    from speechproc.decode.asr import load_trained_modules
+
+    _, modules = load_trained_modules(snap)
+    w = next(iter(modules["model"].state_dict().items()))
+    assert torch.equal(w[1], snap_state["modules"]["model"][w[0]])
     # Losses fell: the toy task is learnable.
     first, last = (float(ln.split("valid loss: ")[1].split(",")[0]) for ln in (log[0], log[-1]))
     assert last < first

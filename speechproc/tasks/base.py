@@ -6,7 +6,8 @@
   logging;
 - the end-of-epoch bookkeeping of every task: train/valid stats to ``train_log.txt`` and
   tensorboard, an atomic checkpoint that keeps the ``keep_checkpoints`` best by
-  ``hparams.best_key`` (plus the latest);
+  ``hparams.best_key`` (plus the latest), and an exported ``snapshots/epoch<N>`` experiment dir
+  for the epochs listed in ``hparams.snapshot_epochs``;
 - ``self.optimizer_steps`` (optimizer updates done by this process in this run), so tests
   can check what a process did.
 
@@ -16,10 +17,13 @@ metrics beyond the loss, ``stage_stats``.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any, Dict, Optional
 
 import speechbrain as sb
 import torch
+
+from speechproc.train import write_snapshot
 
 __all__ = ["TaskBrain"]
 
@@ -76,6 +80,11 @@ class TaskBrain(sb.Brain):
                 keep = int(getattr(self.hparams, "keep_checkpoints", 5))
                 kwargs = {"min_keys": [key]} if mode == "min" else {"max_keys": [key]}
                 self.checkpointer.save_and_keep_only(meta=meta, num_to_keep=keep, keep_recent=True, **kwargs)
+                snapshots = getattr(self.hparams, "snapshot_epochs", None) or ()
+                if epoch in snapshots and sb.utils.distributed.if_main_process():
+                    snap = write_snapshot(self.checkpointer, list(self.modules.keys()),
+                                          Path(self.hparams.output_folder), epoch)
+                    logger.info("epoch %d exported as %s", epoch, snap)
         elif stage == sb.Stage.TEST:
             for train_logger in self._train_loggers():
                 train_logger.log_stats(stats_meta={"epoch loaded": self.hparams.epoch_counter.current},

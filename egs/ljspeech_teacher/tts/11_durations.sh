@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# FastSpeech 2 token durations from the teacher-forced attention of Tacotron 2 run exp/$align_exp (default $tts_exp)
-# outputs: exp/${align_exp:-$tts_exp}/durations/train/durations exp/${align_exp:-$tts_exp}/durations/dev/durations
-a="exp/${align_exp:-$tts_exp}"
+# FastSpeech 2 token durations from the teacher-forced attention of Tacotron 2 (exp/$tts_exp at epoch $align_epoch)
+# outputs: <model>/durations/train/durations <model>/durations/dev/durations
+a="exp/$tts_exp${align_epoch:+/snapshots/epoch$align_epoch}"
+if [ ! -f "$a/model.pt" ]; then
+  echo "11_durations.sh: $a/model.pt not found: stage 4 exports epoch $align_epoch only when training reaches it" \
+    "(number_of_epochs in $tts_config); run stage 4, or pass --align-epoch N with N <= its epochs, or" \
+    "--align-epoch '' for the final model" >&2
+  exit 1
+fi
 python -m speechproc.bin.extract_durations --exp-dir "$a" dump/train "$a/durations/train" dump/dev "$a/durations/dev"

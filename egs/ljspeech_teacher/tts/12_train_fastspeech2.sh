@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # FastSpeech 2 training on those durations ($fs2_config) into exp/$fs2_exp
 # outputs: exp/$fs2_exp/model.pt
-a="exp/${align_exp:-$tts_exp}"
+a="exp/$tts_exp${align_epoch:+/snapshots/epoch$align_epoch}"
 python -m speechproc.bin.train "$fs2_config" --nproc "$nproc" --cmd "$cmd" --cmd-conf "$cmd_conf" \
   --output_folder "exp/$fs2_exp" --train_data dump/train --valid_data dump/dev \
   --train_durations "$a/durations/train/durations" --valid_durations "$a/durations/dev/durations" \

@@ -14,7 +14,7 @@
 #   8  real LJSpeech clips for adaptation: data/lj/{train,eval} + mels
 #   9  speaker adaptation: fine-tune on the real clips (exp/${tts_exp}_adapt)
 #  10  adaptation result on the 4 held-out real clips, before and after (exp/result_adapt.md)
-#  11  FastSpeech 2 durations from the Tacotron 2 attention (exp/$align_exp/durations)
+#  11  FastSpeech 2 durations from the Tacotron 2 attention at epoch $align_epoch (<that model>/durations)
 #  12  FastSpeech 2 training (exp/$fs2_exp)
 #  13  FastSpeech 2 synthesis; exp/result_eval.md with both acoustic models and the references
 #  14  FastSpeech 2 durations of the real clips from the adapted Tacotron 2
@@ -31,7 +31,8 @@ tts_exp=tacotron2                      # experiment name (exp/<name>)
 vocoder=griffin_lim                    # griffin_lim (hifigan needs a trained checkpoint)
 adapt_epochs=30                        # fine-tuning epochs on the real clips
 adapt_lr=0.0003                        # fine-tuning learning rate
-align_exp=                             # Tacotron 2 run whose attention gives the FastSpeech 2 durations (default $tts_exp)
+align_epoch=18                         # Tacotron 2 epoch whose attention gives the FastSpeech 2 durations: stage 4
+                                       # exports it as exp/$tts_exp/snapshots/epoch<N>; empty: the final model
 fs2_config=conf/train_fastspeech2.yaml # FastSpeech 2 config (conf/train_fastspeech2_debug.yaml: toy model)
 fs2_exp=fastspeech2                    # FastSpeech 2 experiment name
 judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none
