@@ -157,6 +157,10 @@ def _task(name: str) -> Tuple[type, Callable[[dict], Tuple[object, object]], str
         from speechproc.tasks.vc import VCBrain, vc_datasets
 
         return VCBrain, vc_datasets, "duration"
+    if name == "vocoder":
+        from speechproc.tasks.vocoder import VocoderBrain, vocoder_datasets
+
+        return VocoderBrain, vocoder_datasets, "duration"
     if name == "whisper":
         from speechproc.tasks.whisper import WhisperBrain
 
@@ -168,7 +172,7 @@ def _task(name: str) -> Tuple[type, Callable[[dict], Tuple[object, object]], str
     raise SpeechprocError(f"unknown task '{name}' (yaml key 'task'); known tasks: {', '.join(TASKS)}")
 
 
-TASKS = ("asr", "lm", "tts", "vc", "whisper", "spk")
+TASKS = ("asr", "lm", "tts", "vc", "vocoder", "whisper", "spk")
 
 
 # ------------------------------------------------------------------------------------------------

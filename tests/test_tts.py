@@ -375,6 +375,15 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
                                             "data/token/char", "--cmvn_stats", "dump/train/cmvn.npz"],
                        capture_output=True, text=True, env=env, cwd=recipe)
     assert p.returncode != 0 and "re-run extract_durations" in p.stderr and utt0 in p.stderr
+    # fine-tuning with the text side frozen (speaker adaptation's strategy): only the rest moves
+    p = subprocess.run(py + steps[1] + ["--output_folder", "exp/fs2_ft", "--init_model", "exp/fastspeech2/model.pt",
+                                        "--number_of_epochs", "1", "--strategy", "{name: freeze_encoder}"],
+                       capture_output=True, text=True, env=env, cwd=recipe)
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    before, after = (torch.load(recipe / "exp" / e / "model.pt")["modules"]["model"] for e in ("fastspeech2", "fs2_ft"))
+    frozen = [k for k in before if k.startswith(("fs2.encPreNet.", "fs2.encoder."))]
+    assert frozen and all(torch.equal(before[k], after[k]) for k in frozen)
+    assert not torch.equal(before["fs2.linear.w.weight"], after["fs2.linear.w.weight"])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -388,6 +397,14 @@ def test_tts_configs_load_and_build(tmp_path: Path, conf: str) -> None:
     from speechproc.features.cmvn import CMVNStats
     from speechproc.text.tokenizer import train_tokenizer
 
+    if "hifigan" in conf:  # the vocoder: mels in, 256 samples (the mel hop of conf/mel.yaml) out per frame
+        hp = load_hyperpyyaml((REPO / conf).read_text(), {"output_folder": str(tmp_path / "exp"),
+                                                           "train_data": "dump/train", "valid_data": "dump/dev"})
+        assert hp["task"] == "vocoder" and "generator" in hp["modules"]
+        with torch.no_grad():
+            assert hp["generator"](torch.zeros(1, 80, 7)).shape == (1, 1, 7 * 256)
+        assert load_mel_config(REPO / Path(conf).parent / "mel.yaml").hop_length == 256
+        return
     train_tokenizer(["hello world"], "char", cleaners="english").save(tmp_path / "tok")
     CMVNStats().accumulate(np.random.default_rng(0).standard_normal((50, 80))).save(tmp_path / "cmvn.npz")
     overrides = {"output_folder": str(tmp_path / "exp"), "train_data": "dump/train", "valid_data": "dump/dev",

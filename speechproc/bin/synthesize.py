@@ -42,7 +42,8 @@ def get_parser() -> argparse.ArgumentParser:
     src.add_argument("--data", help="data dir whose text is synthesized")
     src.add_argument("--text", help="file of '<id> <sentence>' lines")
     p.add_argument("--vocoder", choices=VOCODERS, default="griffin_lim", help="vocoder (default griffin_lim)")
-    p.add_argument("--vocoder-checkpoint", default=None, help="HiFi-GAN checkpoint (--vocoder hifigan)")
+    p.add_argument("--vocoder-checkpoint", default=None,
+                   help="--vocoder hifigan: its experiment dir (task vocoder) or a checkpoint file")
     p.add_argument("--griffin-lim-iters", type=int, default=32, help="Griffin-Lim iterations (default 32)")
     p.add_argument("--griffin-lim-power", type=float, default=1.0, help="magnitude exponent before Griffin-Lim")
     p.add_argument("--max-len-ratio", type=float, default=10.0, help="at most this many frames per token")

@@ -4,8 +4,9 @@
   spectrogram with the pseudo-inverse of the mel filterbank (clamped at ``1e-10``, as ESPnet),
   optionally sharpened (``magnitude ** power``), and phase is recovered by torchaudio's
   (fast) Griffin-Lim from a seeded random phase. Needs no training.
-- ``hifigan`` (:class:`HiFiGANVocoder`): SpeechBrain's ``HifiganGenerator`` (lobes) loaded from a
-  checkpoint file holding ``{"generator": state_dict, "config": generator kwargs}``.
+- ``hifigan`` (:class:`HiFiGANVocoder`): SpeechBrain's ``HifiganGenerator`` (lobes), from a vocoder
+  experiment dir of the trainer (``task: vocoder``, :mod:`speechproc.tasks.vocoder`) or a file
+  holding ``{"generator": state_dict, "config": generator kwargs}``.
 
 Both take the *unnormalised* natural-log mel of :mod:`speechproc.features.mel` and return float32
 audio at ``mel_config.sample_rate``. :func:`make_vocoder` builds one by name.
@@ -108,30 +109,53 @@ class GriffinLimVocoder(Vocoder):
 
 
 class HiFiGANVocoder(Vocoder):
-    """SpeechBrain HiFi-GAN generator from a checkpoint ``{"generator": state_dict, "config": kwargs}``.
+    """SpeechBrain HiFi-GAN generator, fed the log-mel as ``(1, n_mels, T)``.
 
-    The generator is fed the log-mel as ``(1, n_mels, T)``.
+    ``checkpoint`` is either an experiment dir of the trainer (``task: vocoder``; its ``model.pt``
+    holds the generator, its training dump's ``mel.json`` the features it was trained on) or a
+    standalone file ``{"generator": state_dict, "config": HifiganGenerator kwargs}``.
+    A vocoder trained on other mel settings than the acoustic model's is refused.
     """
 
     name = "hifigan"
 
     def __init__(self, checkpoint: PathLike, mel_config: Optional[MelConfig] = None, device: str = "cpu") -> None:
-        super().__init__(mel_config)
-        from speechbrain.lobes.models.HifiGAN import HifiganGenerator
-
         path = Path(checkpoint)
-        if not path.is_file():
-            raise SpeechprocError(f"{path}: HiFi-GAN checkpoint not found; train one or use --vocoder griffin_lim")
-        ckpt = torch.load(path, map_location="cpu")
-        if not isinstance(ckpt, dict) or "generator" not in ckpt or "config" not in ckpt:
-            raise SpeechprocError(f"{path}: not a HiFi-GAN vocoder checkpoint (needs keys 'generator' and 'config')")
-        self.generator = HifiganGenerator(**ckpt["config"]).to(device).eval()
-        self.generator.load_state_dict(ckpt["generator"])
+        if path.is_dir():
+            from speechproc.decode.asr import load_trained_modules
+            from speechproc.features.mel import load_mel_config
+
+            hparams, modules = load_trained_modules(path, device=device)
+            if "generator" not in modules:
+                raise SpeechprocError(f"{path}: not a vocoder experiment (no 'generator' module in train.yaml)")
+            trained_on = load_mel_config(hparams["train_data"])
+            if mel_config is not None and trained_on != mel_config:
+                raise SpeechprocError(
+                    f"{path}: the vocoder was trained on mel settings {trained_on.to_dict()} but the acoustic model "
+                    f"uses {mel_config.to_dict()}; train the vocoder on the acoustic model's dump")
+            super().__init__(trained_on)
+            self.generator = modules["generator"]
+        else:
+            super().__init__(mel_config)
+            from speechbrain.lobes.models.HifiGAN import HifiganGenerator
+
+            if not path.is_file():
+                raise SpeechprocError(f"{path}: HiFi-GAN checkpoint not found; train one (task: vocoder) or use "
+                                      f"--vocoder griffin_lim")
+            ckpt = torch.load(path, map_location="cpu")
+            if not isinstance(ckpt, dict) or "generator" not in ckpt or "config" not in ckpt:
+                raise SpeechprocError(f"{path}: not a HiFi-GAN vocoder checkpoint (needs keys 'generator' and "
+                                      f"'config', or a vocoder experiment dir)")
+            self.generator = HifiganGenerator(**ckpt["config"]).to(device)
+            self.generator.load_state_dict(ckpt["generator"])
+        self.generator.eval()
         self.generator.remove_weight_norm()
         self.device = device
 
     def synthesize(self, mel: torch.Tensor) -> torch.Tensor:
-        return self.generator(mel.T[None].to(self.device))[0, 0].cpu()
+        with torch.no_grad():
+            wave = self.generator(mel.T[None].to(self.device))[0, 0].cpu()
+        return wave.clamp(-1.0, 1.0)
 
 
 VOCODERS = ("griffin_lim", "hifigan")
@@ -143,8 +167,8 @@ def make_vocoder(name: str, mel_config: Optional[MelConfig] = None, **kwargs: ob
     if name == "griffin_lim":
         return GriffinLimVocoder(mel_config, **kwargs)  # type: ignore[arg-type]
     if name == "hifigan":
-        if "checkpoint" not in kwargs:
-            raise SpeechprocError("vocoder hifigan needs a checkpoint (--vocoder-checkpoint FILE)")
+        if not kwargs.get("checkpoint"):
+            raise SpeechprocError("vocoder hifigan needs a trained vocoder (--vocoder-checkpoint EXP_DIR or FILE)")
         return HiFiGANVocoder(mel_config=mel_config, **kwargs)  # type: ignore[arg-type]
     raise SpeechprocError(f"unknown vocoder '{name}'; choose one of: {', '.join(VOCODERS)}")
 

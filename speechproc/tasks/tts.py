@@ -10,7 +10,9 @@ given to the model as ``durations``); optional ``num_plots`` (attention/mel PNGs
 validation utterances written every epoch to ``<output_folder>/plots/epochNNN/``); optional
 ``init_model``: a ``model.pt`` of an earlier run
 whose module weights start the training (fine-tuning, e.g. speaker adaptation); a checkpoint of
-this run, when there is one, takes precedence.
+this run, when there is one, takes precedence; optional ``strategy``: which parts of the model
+train (:func:`speechproc.models.pretrained.finetune.apply_strategy`: ``freeze_encoder`` freezes the
+model's ``encoder_modules``, the text side; ``freeze``/``unfreeze`` name modules).
 
 Batches come from :func:`make_tts_dataset`: ``tokens`` ``(B, L)`` (text tokens + ``<sos/eos>``),
 ``mel`` ``(B, T, n_mels)``, with SpeechBrain's relative lengths.
@@ -144,6 +146,15 @@ class TTSBrain(TaskBrain):
                 if name in state:
                     module.load_state_dict(state[name])
             logger.info("initialised %s from %s", ", ".join(n for n in self.modules if n in state), path)
+        strategy = getattr(self.hparams, "strategy", None)
+        if strategy:
+            from speechproc.models.pretrained.finetune import apply_strategy
+
+            if dict(strategy).get("name", "full") in ("lora", "adapters"):
+                raise SpeechprocError("strategy: TTS fine-tuning freezes modules (names full, freeze_encoder, with "
+                                      "freeze/unfreeze lists); lora and adapters are for the pretrained ASR models")
+            model = self.modules.model
+            apply_strategy(model, strategy, encoder_modules=getattr(model, "encoder_modules", ()))
         super().on_fit_start()
 
     def model_inputs(self, batch):

@@ -20,6 +20,8 @@
 #  14  FastSpeech 2 durations of the real clips from the adapted Tacotron 2
 #  15  FastSpeech 2 speaker adaptation (exp/${fs2_exp}_adapt)
 #  16  exp/result_adapt.md with both acoustic models before and after adaptation
+#  17  HiFi-GAN vocoder training on the teacher audio (exp/$voc_exp)
+#  18  HiFi-GAN against Griffin-Lim: copy synthesis and both acoustic models (exp/result_vocoder.md)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_utts=1200                          # training sentences (1200 give about 2.3 h of teacher audio)
@@ -35,6 +37,8 @@ align_epoch=18                         # Tacotron 2 epoch whose attention gives 
                                        # exports it as exp/$tts_exp/snapshots/epoch<N>; empty: the final model
 fs2_config=conf/train_fastspeech2.yaml # FastSpeech 2 config (conf/train_fastspeech2_debug.yaml: toy model)
 fs2_exp=fastspeech2                    # FastSpeech 2 experiment name
+voc_config=conf/train_hifigan.yaml     # HiFi-GAN config (conf/train_hifigan_debug.yaml: toy model)
+voc_exp=hifigan                        # vocoder experiment name
 judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none
 eval_opts=                             # extra evaluate_tts options, e.g. "--no-f0"
 recipe_main "$@"

@@ -73,6 +73,8 @@ class FastSpeech2(nn.Module):
         postnet_*: the Tacotron 2 postnet (dropout 0.5 inside, as Tacotron 2).
     """
 
+    encoder_modules = ("fs2.encPreNet", "fs2.encoder")  # the text side, frozen by strategy freeze_encoder
+
     r = 1  # one output frame per step: the trainer and the synthesis front end read ``model.r``
 
     def __init__(self, vocab_size: int, n_mels: int = 80, d_model: int = 256, num_heads: int = 2,

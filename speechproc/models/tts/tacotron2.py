@@ -51,6 +51,8 @@ class Tacotron2(nn.Module):
         gate_threshold: stop when ``sigmoid(stop logit) > gate_threshold``.
     """
 
+    encoder_modules = ("embedding", "encoder")  # the text side, frozen by strategy freeze_encoder
+
     def __init__(
         self,
         vocab_size: int,

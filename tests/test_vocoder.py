@@ -1,0 +1,166 @@
+"""The neural vocoder: multi-resolution STFT loss, HiFi-GAN training through the shared trainer
+(spectral warm-up, then adversarial), and loading the result behind the vocoder interface."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from speechproc.decode.vocoder import HiFiGANVocoder, make_vocoder
+from speechproc.features.mel import MelConfig, compute_mel, dump_mel
+from speechproc.models.vocoder import MultiResolutionSTFTLoss
+from speechproc.utils import SpeechprocError
+from test_tts import harmonic
+
+torch.set_num_threads(1)
+
+TOY = """
+task: vocoder
+seed: 1
+__set_seed: !apply:speechbrain.utils.seed.seed_everything [!ref <seed>]
+output_folder: !PLACEHOLDER
+train_data: !PLACEHOLDER
+valid_data: !PLACEHOLDER
+number_of_epochs: 3
+epoch_counter: !new:speechbrain.utils.epoch_loop.EpochCounter
+    limit: !ref <number_of_epochs>
+segment_frames: 12
+max_valid_utts: 2
+train_dataloader_opts:
+    batch_size: 2
+valid_dataloader_opts:
+    batch_size: 2
+keep_checkpoints: 3
+average_n: 1
+lr: 0.001
+opt_class: !name:torch.optim.AdamW
+    lr: !ref <lr>
+    betas: [0.8, 0.99]
+opt_class_discriminator: !name:torch.optim.AdamW
+    lr: 0.0002
+    betas: [0.8, 0.99]
+lr_scheduler: null
+generator: !new:speechbrain.lobes.models.HifiGAN.HifiganGenerator
+    in_channels: 80
+    out_channels: 1
+    resblock_type: "2"
+    resblock_dilation_sizes: [[1, 2]]
+    resblock_kernel_sizes: [3]
+    upsample_kernel_sizes: [16, 16, 8]
+    upsample_initial_channel: 16
+    upsample_factors: [8, 8, 4]
+    inference_padding: 0
+discriminator: !new:speechbrain.lobes.models.HifiGAN.HifiganDiscriminator
+generator_loss: !new:speechbrain.lobes.models.HifiGAN.GeneratorLoss
+    mseg_loss: !new:speechbrain.lobes.models.HifiGAN.MSEGLoss
+    mseg_loss_weight: 1
+    feat_match_loss: !new:speechbrain.lobes.models.HifiGAN.MelganFeatureLoss
+    feat_match_loss_weight: 2
+discriminator_loss: !new:speechbrain.lobes.models.HifiGAN.DiscriminatorLoss
+    msed_loss: !new:speechbrain.lobes.models.HifiGAN.MSEDLoss
+mel_loss_weight: 45
+stft_loss: !new:speechproc.models.vocoder.MultiResolutionSTFTLoss
+stft_loss_weight: 1
+discriminator_start_step: DSTART
+modules:
+    generator: !ref <generator>
+    discriminator: !ref <discriminator>
+"""
+
+
+def test_stft_loss_is_zero_on_identity_and_grows_with_noise() -> None:
+    loss = MultiResolutionSTFTLoss()
+    x = torch.from_numpy(harmonic(0.5))[None, None]
+    mag, sc = loss(x, x)
+    assert float(mag) == 0.0 and float(sc) == 0.0
+    g = torch.Generator().manual_seed(0)
+    values = [sum(loss(x + a * torch.randn(x.shape, generator=g), x)) for a in (0.001, 0.01, 0.1)]
+    assert 0 < float(values[0]) < float(values[1]) < float(values[2])
+    with pytest.raises(ValueError, match="same number of resolutions"):
+        MultiResolutionSTFTLoss(n_ffts=(512,), hop_lengths=(128, 64), win_lengths=(512,))
+
+
+@pytest.fixture(scope="module")
+def dumps(tmp_path_factory) -> Path:
+    from speechproc.data import DataDir
+
+    root = tmp_path_factory.mktemp("voc")
+    for part, n in (("train", 4), ("dev", 2)):
+        wavs = {}
+        for i in range(n):
+            p = root / f"{part}{i}.wav"
+            sf.write(p, harmonic(0.4 + 0.05 * i, f0=120 + 30 * i, sr=24000, seed=i), 24000)  # resampled to 22.05 kHz
+            wavs[f"spk-{part}{i}"] = str(p)
+        DataDir(wav_scp=wavs, utt2spk={u: "spk" for u in wavs}, text={u: "a" for u in wavs}).save(root / part)
+        dump_mel(root / part, root / f"dump_{part}")
+    return root
+
+
+def _train(dumps: Path, out: Path, start: int, *extra: str):
+    from speechproc.train import train
+
+    conf = out.parent / f"{out.name}.yaml"
+    conf.write_text(TOY.replace("DSTART", str(start)))
+    return train([str(conf), "--output_folder", str(out), "--train_data", str(dumps / "dump_train"),
+                  "--valid_data", str(dumps / "dump_dev"), *extra])
+
+
+def _log(exp: Path):
+    rows = []
+    for line in (exp / "train_log.txt").read_text().splitlines():
+        train_part = line.split(" - ")[1]
+        rows.append({kv.split(": ")[0].replace("train ", ""): float(kv.split(": ")[1]) for kv in train_part.split(", ")})
+    return rows
+
+
+def test_hifigan_trains_spectral_then_adversarial_and_vocodes(dumps: Path, tmp_path: Path) -> None:
+    exp = tmp_path / "hifigan"
+    brain = _train(dumps, exp, start=2)  # 2 updates per epoch: epoch 1 spectral only, then with the discriminator
+    assert brain.optimizer_steps == 6
+    rows = _log(exp)
+    assert "d_loss" not in rows[0] and "adv_loss" not in rows[0]
+    assert all(k in rows[1] for k in ("d_loss", "adv_loss", "feat_loss", "mel_loss", "stft_mag_loss"))
+    state = torch.load(exp / "model.pt")
+    assert set(state["modules"]) == {"generator", "discriminator"}
+
+    voc = make_vocoder("hifigan", MelConfig(), checkpoint=str(exp))
+    assert isinstance(voc, HiFiGANVocoder) and voc.sample_rate == 22050
+    mel = compute_mel(harmonic(0.3))
+    wave = voc(mel)
+    assert wave.shape == (mel.shape[0] * 256,) and wave.dtype == np.float32
+    assert np.isfinite(wave).all() and np.abs(wave).max() <= 1.0
+    with pytest.raises(SpeechprocError, match="trained on mel settings"):
+        HiFiGANVocoder(exp, MelConfig(sample_rate=16000))
+    with pytest.raises(SpeechprocError, match="needs a trained vocoder"):
+        make_vocoder("hifigan", MelConfig())
+
+
+def test_spectral_training_lowers_the_mel_loss(dumps: Path, tmp_path: Path) -> None:
+    exp = tmp_path / "spectral"
+    _train(dumps, exp, 10**6, "--number_of_epochs", "8", "--lr", "0.003")
+    rows = _log(exp)
+    assert len(rows) == 8 and all("d_loss" not in r for r in rows)
+    assert rows[-1]["mel_loss"] < 0.8 * rows[0]["mel_loss"]
+    valid = [float(ln.split("valid loss: ")[1].split(",")[0]) for ln in (exp / "train_log.txt").read_text().splitlines()]
+    assert valid[-1] < valid[0]
+
+
+def test_stale_dump_is_refused(dumps: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from speechproc.tasks.vocoder import make_vocoder_dataset
+
+    dump = tmp_path / "dump"
+    shutil.copytree(dumps / "dump_train", dump)
+    wav = Path((dump / "wav.scp").read_text().split()[1])
+    short = tmp_path / "short.wav"
+    sf.write(short, sf.read(wav)[0][:2400], 24000)  # 0.1 s instead of 0.4 s
+    lines = (dump / "wav.scp").read_text().splitlines()
+    lines[0] = f"{lines[0].split()[0]} {short}"
+    (dump / "wav.scp").write_text("\n".join(lines) + "\n")
+    ds = make_vocoder_dataset(dump, segment_frames=None)
+    with pytest.raises(SpeechprocError, match="stale: re-run compute_mel"):
+        ds[0]
