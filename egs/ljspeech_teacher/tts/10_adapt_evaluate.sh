@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # adaptation result: the 4 held-out real clips synthesized before and after adaptation, scored against the real audio
-# outputs: exp/result_adapt.md
+# outputs: exp/$tts_exp/synth_lj_eval_$vocoder/wav.scp exp/${tts_exp}_adapt/synth_lj_eval_$vocoder/wav.scp exp/result_adapt.md
 for m in "$tts_exp" "${tts_exp}_adapt"; do
   python -m speechproc.bin.synthesize --exp-dir "exp/$m" --data data/lj/eval --vocoder "$vocoder" \
     "exp/$m/synth_lj_eval_$vocoder"

@@ -11,7 +11,7 @@
 #   5  synthesis of the held-out sentences with $vocoder
 #   6  reference systems on the same sentences: espeak-ng, flite, hibari (exp/baselines)
 #   7  evaluation vs the teacher's audio: judge CER/WER, MCD, F0, RTF side by side (exp/result_eval.md)
-#   8  real LJSpeech clips for adaptation: data/lj/{train,eval} + mels
+#   8  real LJSpeech clips for adaptation: data/lj/{train_adapt,dev,eval} (25 / 3 / last 4 held out) + mels
 #   9  speaker adaptation: fine-tune on the real clips (exp/${tts_exp}_adapt)
 #  10  adaptation result on the 4 held-out real clips, before and after (exp/result_adapt.md)
 #  11  FastSpeech 2 durations from the Tacotron 2 attention at epoch $align_epoch (<that model>/durations)
