@@ -104,6 +104,20 @@ def test_every_recipe_has_help_and_stage1(recipe: str) -> None:
     assert "    1  data preparation" in p.stdout
 
 
+def test_stage_outputs_lines_are_plain_paths() -> None:
+    """The runner evaluates "# outputs:" lines to check a done stage: only paths and $-expansions may appear
+    (a "<" or "|" there would be run as a redirection or a pipe)."""
+    import re
+
+    scripts = sorted(REPO.glob("egs/*/*/[0-9][0-9]_*.sh"))
+    assert len(scripts) > 40
+    for script in scripts:
+        for line in script.read_text().splitlines():
+            if line.startswith("# outputs:"):
+                plain = re.sub(r"\$\([^)]*\)", "", line)  # command substitutions are fine
+                assert not re.search(r"[<>|;&`()]", plain), f"{script}: {line}"
+
+
 def data_files(recipe: Path) -> Dict[str, str]:
     out = {}
     for f in sorted((recipe / "data").rglob("*")):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # FastSpeech 2 token durations from the teacher-forced attention of Tacotron 2 (exp/$tts_exp at epoch $align_epoch)
-# outputs: <model>/durations/train/durations <model>/durations/dev/durations
+# outputs: exp/$tts_exp${align_epoch:+/snapshots/epoch$align_epoch}/durations/train/durations exp/$tts_exp${align_epoch:+/snapshots/epoch$align_epoch}/durations/dev/durations
 a="exp/$tts_exp${align_epoch:+/snapshots/epoch$align_epoch}"
 if [ ! -f "$a/model.pt" ]; then
   echo "11_durations.sh: $a/model.pt not found: stage 4 exports epoch $align_epoch only when training reaches it" \
