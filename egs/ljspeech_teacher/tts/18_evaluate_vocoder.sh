@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# the held-out sentences through HiFi-GAN: copy synthesis (the teacher's own mels) and both acoustic models,
-# next to Griffin-Lim (exp/result_vocoder.md)
+# HiFi-GAN against Griffin-Lim on the held-out sentences: copy synthesis and both acoustic models (exp/result_vocoder.md)
 # outputs: exp/$voc_exp/synth_eval_copy/wav.scp exp/result_vocoder.md
 v=(--vocoder hifigan --vocoder-checkpoint "exp/$voc_exp")
 python -m speechproc.bin.synthesize --copy-synthesis --mel-config dump/train --data data/eval \

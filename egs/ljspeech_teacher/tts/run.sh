@@ -32,7 +32,12 @@ tts_config=conf/train_tacotron2.yaml   # training config (conf/train_tacotron2_d
 tts_exp=tacotron2                      # experiment name (exp/<name>)
 vocoder=griffin_lim                    # griffin_lim (hifigan needs a trained checkpoint)
 adapt_epochs=30                        # fine-tuning epochs on the real clips
-adapt_lr=0.0003                        # fine-tuning learning rate
+# what adapts and how fast (--strategy of the trainer). FastSpeech 2 keeps its text encoder and variance predictors
+# and adapts decoder + postnet; for Tacotron 2 every variant tried lost intelligibility (README), full fine-tuning the least
+tts_adapt_lr=0.0003                    # Tacotron 2 fine-tuning learning rate
+tts_adapt_strategy="{name: full}"      # Tacotron 2: everything adapts
+fs2_adapt_lr=0.0001                    # FastSpeech 2 fine-tuning learning rate
+fs2_adapt_strategy="{name: freeze_encoder, freeze: [fs2.durPred, fs2.pitchPred, fs2.energyPred, fs2.energyEmbed, fs2.pitchEmbed]}"  # FastSpeech 2
 align_epoch=18                         # Tacotron 2 epoch whose attention gives the FastSpeech 2 durations: stage 4
                                        # exports it as exp/$tts_exp/snapshots/epoch<N>; empty: the final model
 fs2_config=conf/train_fastspeech2.yaml # FastSpeech 2 config (conf/train_fastspeech2_debug.yaml: toy model)
