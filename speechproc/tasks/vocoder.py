@@ -113,7 +113,8 @@ def vocoder_datasets(hparams: dict) -> Tuple[DynamicItemDataset, DynamicItemData
 
 
 class VocoderBrain(TaskBrain):
-    """HiFi-GAN: one discriminator update, then one generator update per batch (two optimizers)."""
+    """HiFi-GAN: per batch, one generator update on the spectral losses alone until ``discriminator_start_step``,
+    then one discriminator update followed by one generator update with the adversarial terms added."""
 
     def on_fit_start(self) -> None:
         from speechproc.features.mel import LogMel, load_mel_config
@@ -166,7 +167,6 @@ class VocoderBrain(TaskBrain):
         mel, real = batch.mel[0], batch.sig[0][:, None]
         fake = self.generate(mel, real.shape[-1])
         losses = {}
-        g = {}
         if self.adversarial():
             disc = self.modules.discriminator
             # discriminator step on the current generator's output
