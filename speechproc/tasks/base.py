@@ -55,8 +55,17 @@ class TaskBrain(sb.Brain):
         """Reset the task's metric accumulators (override)."""
 
     def stage_stats(self, stage) -> Dict[str, float]:
-        """The task's metrics at the end of a stage, besides the loss (override)."""
-        return {}
+        """The task's metrics at the end of a stage, besides the loss (override; the default: the
+        per-batch means of what :meth:`add_batch_losses` collected)."""
+        n = max(1, self.stage_metrics.get("n_batches", 0))
+        return {k: v / n for k, v in self.stage_metrics.get("losses", {}).items()}
+
+    def add_batch_losses(self, losses: Dict[str, Any]) -> None:
+        """Sum one batch's named loss terms (scalars or 0-dim tensors) for :meth:`stage_stats`."""
+        sums = self.stage_metrics.setdefault("losses", {})
+        for key, value in losses.items():
+            sums[key] = sums.get(key, 0.0) + float(value)
+        self.stage_metrics["n_batches"] = self.stage_metrics.get("n_batches", 0) + 1
 
     def on_stage_end(self, stage, stage_loss, epoch=None) -> None:
         """Log stats; at the end of a validation epoch, checkpoint atomically and keep the best."""

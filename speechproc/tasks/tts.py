@@ -179,11 +179,7 @@ class TTSBrain(TaskBrain):
         r = getattr(model, "module", model).r
         losses = self.hparams.loss(predictions, predictions["target"], predictions["mel_len"],
                                    predictions["tok_len"], r)
-        sums = self.stage_metrics.setdefault("losses", {})
-        for key, value in losses.items():
-            if key != "loss":
-                sums[key] = sums.get(key, 0.0) + float(value)
-        self.stage_metrics["n_batches"] = self.stage_metrics.get("n_batches", 0) + 1
+        self.add_batch_losses({k: v for k, v in losses.items() if k != "loss"})
         if stage == sb.Stage.VALID and len(self.stage_metrics.setdefault("plots", [])) < int(
                 getattr(self.hparams, "num_plots", 2)):
             for b in range(predictions["alignments"].shape[0]):
@@ -196,10 +192,6 @@ class TTSBrain(TaskBrain):
                     batch.id[b], predictions["alignments"][b, :steps, :n_tok].detach().cpu(),
                     predictions["mel_after"][b, :n_mel].detach().cpu(), predictions["target"][b, :n_mel].cpu()))
         return losses["loss"]
-
-    def stage_stats(self, stage) -> Dict[str, float]:
-        n = max(1, self.stage_metrics.get("n_batches", 0))
-        return {k: v / n for k, v in self.stage_metrics.get("losses", {}).items()}
 
     def on_stage_end(self, stage, stage_loss, epoch=None) -> None:
         """Log and checkpoint (see :class:`TaskBrain`); after validation, write attention/mel PNGs."""

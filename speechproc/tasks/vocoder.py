@@ -142,12 +142,6 @@ class VocoderBrain(TaskBrain):
     def mel_loss(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.l1_loss(self.log_mel(fake.squeeze(1)), self.log_mel(real.squeeze(1)))
 
-    def _accumulate(self, losses: Dict[str, torch.Tensor]) -> None:
-        sums = self.stage_metrics.setdefault("losses", {})
-        for key, value in losses.items():
-            sums[key] = sums.get(key, 0.0) + float(value)
-        self.stage_metrics["n_batches"] = self.stage_metrics.get("n_batches", 0) + 1
-
     def adversarial(self) -> bool:
         """Whether this update trains against the discriminator: there is one, and the generator has had
         ``discriminator_start_step`` spectral-only updates (Parallel WaveGAN's warm-up; a very large value
@@ -186,24 +180,23 @@ class VocoderBrain(TaskBrain):
         else:
             g = {"G_loss": fake.new_zeros(())}
         mel_loss = self.mel_loss(fake, real)
+        losses["mel_loss"] = mel_loss.detach()
         loss_g = g["G_loss"] + float(self.hparams.mel_loss_weight) * mel_loss
         stft = getattr(self.hparams, "stft_loss", None)
         if stft is not None:
-            g["stft_mag_loss"], g["stft_sc_loss"] = stft(fake, real)
-            loss_g = loss_g + float(getattr(self.hparams, "stft_loss_weight", 1.0)) * (
-                g["stft_mag_loss"] + g["stft_sc_loss"])
+            mag, sc = stft(fake, real)
+            loss_g = loss_g + float(getattr(self.hparams, "stft_loss_weight", 1.0)) * (mag + sc)
+            losses.update(stft_mag_loss=mag.detach(), stft_sc_loss=sc.detach())
         self.check_loss_isfinite(loss_g)
         self.optimizer.zero_grad()
         loss_g.backward()
         self._clip(self.modules.generator)
         self.optimizer.step()
 
-        losses["mel_loss"] = mel_loss.detach()
-        for key, name in (("stft_mag_loss", "stft_mag_loss"), ("stft_sc_loss", "stft_sc_loss"),
-                          ("G_mse_fake_loss", "adv_loss"), ("G_feat_match_loss", "feat_loss")):
+        for key, name in (("G_mse_fake_loss", "adv_loss"), ("G_feat_match_loss", "feat_loss")):
             if key in g:
                 losses[name] = g[key].detach()
-        self._accumulate(losses)
+        self.add_batch_losses(losses)
         self.on_fit_batch_end(batch, fake, loss_g, True)
         return loss_g.detach().cpu()
 
@@ -223,9 +216,5 @@ class VocoderBrain(TaskBrain):
                 n = int(round(float(sig_rel[b]) * real.shape[-1]))
                 losses.append(self.mel_loss(fake[b:b + 1, :, :n], real[b:b + 1, None, :n]))
             loss = torch.stack(losses).mean()
-        self._accumulate({"mel_loss": loss})
+        self.add_batch_losses({"mel_loss": loss})
         return loss.detach().cpu()
-
-    def stage_stats(self, stage) -> Dict[str, float]:
-        n = max(1, self.stage_metrics.get("n_batches", 0))
-        return {k: v / n for k, v in self.stage_metrics.get("losses", {}).items()}
