@@ -18,7 +18,7 @@ import torch
 
 from conftest import recipe_copy, recipe_env, require_corpus
 from speechproc.data import DataDir
-from speechproc.score.tts import mcd
+from speechproc.score.mcd import mcd
 from speechproc.vc.convert import IdentityMapping, VoiceConverter, check_config, parallel_pairs
 from speechproc.vc.dnn import DNNMapping
 from speechproc.vc.features import (
@@ -100,7 +100,7 @@ def test_log_amplitude_of_mel_cepstrum_inverts_the_analysis() -> None:
     c = extract_mcep(x, CFG)
     env = mcep_to_log_amplitude(c, CFG.alpha, CFG.n_fft)
     # re-analysing the smooth envelope on the warped axis gives back the same coefficients
-    from speechproc.score.tts import _warped_axis
+    from speechproc.vc.features import _warped_axis
 
     n_bins = CFG.n_fft // 2 + 1
     omega = np.linspace(0, np.pi, n_bins)
@@ -251,7 +251,7 @@ def test_train_convert_evaluate_verbs(tmp_path: Path) -> None:
     assert np.max(np.abs(direct - written)) < 1e-3
     # conversion-time options only: the vocoder may change, the trained model may not
     gl = VoiceConverter.from_pretrained(exp, {"vocoder": "griffin_lim"})(wave, sr)
-    assert gl.shape == direct.shape and mcd(gl, direct, SR).mcd < 3.0
+    assert gl.shape == direct.shape and mcd(gl, direct, SR).mcd < 6.0  # Griffin-Lim copies measure 4-5 dB (WORLD MCD)
     with pytest.raises(SpeechprocError, match="cannot change a trained model"):
         VoiceConverter.from_pretrained(exp, {"gmm": {"n_mix": 3}})
     table = tmp_path / "RESULTS.md"

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from speechproc.decode.vocoder import HiFiGANVocoder, make_vocoder
+from speechproc.decode.vocoder import GANVocoder, make_vocoder
 from speechproc.features.mel import MelConfig, compute_mel, dump_mel
 from speechproc.models.vocoder import MultiResolutionSTFTLoss
 from speechproc.utils import SpeechprocError
@@ -99,11 +99,30 @@ def dumps(tmp_path_factory) -> Path:
     return root
 
 
-def _train(dumps: Path, out: Path, start: int, *extra: str):
+VOCOS = """
+generator: !new:speechproc.models.vocos.VocosGenerator
+    n_mels: 80
+    dim: 16
+    intermediate_dim: 32
+    num_layers: 2
+    n_fft: 1024
+    hop_length: 256
+discriminator: !new:speechproc.models.vocos.VocosDiscriminator
+    period_channels: [4, 8]
+    resolution_channels: 4
+"""
+
+
+def _train(dumps: Path, out: Path, start: int, *extra: str, vocos: bool = False):
     from speechproc.train import train
 
     conf = out.parent / f"{out.name}.yaml"
-    conf.write_text(TOY.replace("DSTART", str(start)))
+    text = TOY.replace("DSTART", str(start))
+    if vocos:  # swap the HiFi-GAN generator and discriminator for the Vocos-style ones
+        head, rest = text.split("generator: !new:", 1)
+        tail = rest[rest.index("generator_loss:"):]
+        text = head + VOCOS.lstrip() + tail
+    conf.write_text(text)
     return train([str(conf), "--output_folder", str(out), "--train_data", str(dumps / "dump_train"),
                   "--valid_data", str(dumps / "dump_dev"), *extra])
 
@@ -127,15 +146,31 @@ def test_hifigan_trains_spectral_then_adversarial_and_vocodes(dumps: Path, tmp_p
     assert set(state["modules"]) == {"generator", "discriminator"}
 
     voc = make_vocoder("hifigan", MelConfig(), checkpoint=str(exp))
-    assert isinstance(voc, HiFiGANVocoder) and voc.sample_rate == 22050
+    assert isinstance(voc, GANVocoder) and voc.sample_rate == 22050 and voc.name == "hifigan"
     mel = compute_mel(harmonic(0.3))
     wave = voc(mel)
     assert wave.shape == (mel.shape[0] * 256,) and wave.dtype == np.float32
     assert np.isfinite(wave).all() and np.abs(wave).max() <= 1.0
     with pytest.raises(SpeechprocError, match="trained on mel settings"):
-        HiFiGANVocoder(exp, MelConfig(sample_rate=16000))
+        GANVocoder(exp, MelConfig(sample_rate=16000))
     with pytest.raises(SpeechprocError, match="needs a trained vocoder"):
         make_vocoder("hifigan", MelConfig())
+
+
+def test_vocos_trains_adversarially_and_is_the_auto_vocoder(dumps: Path, tmp_path: Path) -> None:
+    exp = tmp_path / "vocos"
+    brain = _train(dumps, exp, 0, vocos=True)
+    assert brain.optimizer_steps == 6
+    rows = _log(exp)
+    assert all(k in rows[0] for k in ("d_loss", "adv_loss", "feat_loss", "mel_loss"))
+    voc = make_vocoder("auto", MelConfig(), checkpoint=str(exp))
+    assert isinstance(voc, GANVocoder) and voc.name == "vocos"
+    mel = compute_mel(harmonic(0.3))
+    wave = voc(mel)
+    assert wave.shape == (mel.shape[0] * 256,) and np.isfinite(wave).all() and np.abs(wave).max() <= 1.0
+    assert make_vocoder("auto", MelConfig()).name == "griffin_lim"  # no checkpoint: Griffin-Lim
+    with pytest.raises(SpeechprocError, match="trained on mel settings"):
+        make_vocoder("vocos", MelConfig(n_mels=40), checkpoint=str(exp))
 
 
 def test_spectral_training_lowers_the_mel_loss(dumps: Path, tmp_path: Path) -> None:

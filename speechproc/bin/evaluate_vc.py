@@ -40,7 +40,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--ref-text", choices=("auto", "text", "judge"), default="auto",
                    help="judge reference: the source's text (auto when it has one) or the judge's transcript of it")
     p.add_argument("--max-utts", type=int, default=None, help="evaluate the first N parallel utterances only")
-    p.add_argument("--no-f0", action="store_true", help="skip the F0 columns (pyin)")
+    p.add_argument("--no-f0", action="store_true", help="skip the F0 columns")
+    p.add_argument("--no-mos", action="store_true", help="skip the predicted MOS (DistillMOS) column")
     p.add_argument("--speaker-exp", default="auto",
                    help="speaker model dir for the similarity columns; auto: newest under egs/an4/spk/exp; none: off")
     p.add_argument("--table", default=None, help="write the table of all rows here (markdown)")
@@ -72,7 +73,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         src_train=args.src_train, tgt_train=args.tgt_train, judge=judge,
                         judge_backend=args.judge_backend, judge_model=args.judge_model, normalize=args.normalize,
                         ref_text=args.ref_text, f0=not args.no_f0, speaker_exp=args.speaker_exp, table=args.table,
-                        title=args.title, command=command, max_utts=args.max_utts)
+                        title=args.title, command=command, max_utts=args.max_utts, mos=False if args.no_mos else None)
     return 0
 
 

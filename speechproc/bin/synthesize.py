@@ -41,9 +41,10 @@ def get_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="data dir whose text is synthesized")
     src.add_argument("--text", help="file of '<id> <sentence>' lines")
-    p.add_argument("--vocoder", choices=VOCODERS, default="griffin_lim", help="vocoder (default griffin_lim)")
+    p.add_argument("--vocoder", choices=VOCODERS, default="auto",
+                   help="vocoder (default auto: the GAN vocoder of --vocoder-checkpoint when given, else Griffin-Lim)")
     p.add_argument("--vocoder-checkpoint", default=None,
-                   help="--vocoder hifigan: its experiment dir (task vocoder) or a checkpoint file")
+                   help="GAN vocoder: its experiment dir (task vocoder, e.g. exp/vocos) or a HiFi-GAN checkpoint file")
     p.add_argument("--griffin-lim-iters", type=int, default=32, help="Griffin-Lim iterations (default 32)")
     p.add_argument("--griffin-lim-power", type=float, default=1.0, help="magnitude exponent before Griffin-Lim")
     p.add_argument("--max-len-ratio", type=float, default=10.0, help="at most this many frames per token")
@@ -60,10 +61,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     setup_logging()
     torch.set_num_threads(args.nthreads)
-    if args.vocoder == "hifigan":
-        options = {"checkpoint": args.vocoder_checkpoint}
-    else:
-        options = {"n_iter": args.griffin_lim_iters, "power": args.griffin_lim_power}
+    options = {"checkpoint": args.vocoder_checkpoint, "n_iter": args.griffin_lim_iters,
+               "power": args.griffin_lim_power}
     inputs = None
     if args.engine:
         tts = make_engine(args.engine)

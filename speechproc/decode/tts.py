@@ -89,7 +89,7 @@ class Text2Speech:
         self.last: Dict[str, object] = {}
 
     @classmethod
-    def from_pretrained(cls, exp_dir: PathLike, vocoder: str = "griffin_lim", device: str = "cpu",
+    def from_pretrained(cls, exp_dir: PathLike, vocoder: str = "auto", device: str = "cpu",
                         vocoder_options: Optional[Dict[str, object]] = None, **kwargs: float) -> "Text2Speech":
         """Load ``exp_dir`` (``hparams.yaml`` + averaged ``model.pt``); the mel settings come from
         the training dump's ``mel.json``. ``vocoder_options`` go to :func:`make_vocoder`."""

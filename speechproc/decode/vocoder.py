@@ -4,9 +4,12 @@
   spectrogram with the pseudo-inverse of the mel filterbank (clamped at ``1e-10``, as ESPnet),
   optionally sharpened (``magnitude ** power``), and phase is recovered by torchaudio's
   (fast) Griffin-Lim from a seeded random phase. Needs no training.
-- ``hifigan`` (:class:`HiFiGANVocoder`): SpeechBrain's ``HifiganGenerator`` (lobes), from a vocoder
-  experiment dir of the trainer (``task: vocoder``, :mod:`speechproc.tasks.vocoder`) or a file
-  holding ``{"generator": state_dict, "config": generator kwargs}``.
+- ``vocos`` / ``hifigan`` (:class:`GANVocoder`): a trained GAN vocoder from a vocoder experiment dir
+  of the trainer (``task: vocoder``, :mod:`speechproc.tasks.vocoder`): the Vocos-style ConvNeXt +
+  inverse-STFT generator of :mod:`speechproc.models.vocos` or SpeechBrain's ``HifiganGenerator``
+  (lobes), whichever the experiment trained; a HiFi-GAN also loads from a file holding
+  ``{"generator": state_dict, "config": generator kwargs}``.
+- ``auto``: the GAN vocoder when a checkpoint is given, else Griffin-Lim.
 
 Both take the *unnormalised* natural-log mel of :mod:`speechproc.features.mel` and return float32
 audio at ``mel_config.sample_rate``. :func:`make_vocoder` builds one by name.
@@ -23,7 +26,7 @@ import torch
 from speechproc.features.mel import MelConfig, mel_basis
 from speechproc.utils import PathLike, SpeechprocError
 
-__all__ = ["Vocoder", "GriffinLimVocoder", "HiFiGANVocoder", "VOCODERS", "make_vocoder"]
+__all__ = ["Vocoder", "GriffinLimVocoder", "GANVocoder", "VOCODERS", "make_vocoder"]
 
 logger = logging.getLogger(__name__)
 
@@ -108,16 +111,17 @@ class GriffinLimVocoder(Vocoder):
         return wave / peak * 0.95 if peak > 0.95 else wave
 
 
-class HiFiGANVocoder(Vocoder):
-    """SpeechBrain HiFi-GAN generator, fed the log-mel as ``(1, n_mels, T)``.
+class GANVocoder(Vocoder):
+    """A trained GAN vocoder's generator (Vocos-style or HiFi-GAN), fed the log-mel as ``(1, n_mels, T)``.
 
     ``checkpoint`` is either an experiment dir of the trainer (``task: vocoder``; its ``model.pt``
     holds the generator, its training dump's ``mel.json`` the features it was trained on) or a
-    standalone file ``{"generator": state_dict, "config": HifiganGenerator kwargs}``.
-    A vocoder trained on other mel settings than the acoustic model's is refused.
+    standalone HiFi-GAN file ``{"generator": state_dict, "config": HifiganGenerator kwargs}``.
+    A vocoder trained on other mel settings than the acoustic model's is refused. ``name`` is
+    ``vocos`` or ``hifigan`` after the generator that loaded.
     """
 
-    name = "hifigan"
+    name = "gan"
 
     def __init__(self, checkpoint: PathLike, mel_config: Optional[MelConfig] = None, device: str = "cpu") -> None:
         path = Path(checkpoint)
@@ -135,6 +139,7 @@ class HiFiGANVocoder(Vocoder):
                     f"uses {mel_config.to_dict()}; train the vocoder on the acoustic model's dump")
             super().__init__(trained_on)
             self.generator = modules["generator"]
+            self.checkpoint = str(path)
         else:
             super().__init__(mel_config)
             from speechbrain.lobes.models.HifiGAN import HifiganGenerator
@@ -148,6 +153,10 @@ class HiFiGANVocoder(Vocoder):
                                       f"'config', or a vocoder experiment dir)")
             self.generator = HifiganGenerator(**ckpt["config"]).to(device)
             self.generator.load_state_dict(ckpt["generator"])
+            self.checkpoint = str(path)
+        from speechproc.models.vocos import VocosGenerator
+
+        self.name = "vocos" if isinstance(self.generator, VocosGenerator) else "hifigan"
         self.generator.eval()
         self.generator.remove_weight_norm()
         self.device = device
@@ -158,18 +167,25 @@ class HiFiGANVocoder(Vocoder):
         return wave.clamp(-1.0, 1.0)
 
 
-VOCODERS = ("griffin_lim", "hifigan")
+VOCODERS = ("auto", "griffin_lim", "vocos", "hifigan")
+_GRIFFIN_LIM_KEYS = ("n_iter", "momentum", "power", "seed")
 
 
 def make_vocoder(name: str, mel_config: Optional[MelConfig] = None, **kwargs: object) -> Vocoder:
-    """A vocoder by name: ``griffin_lim`` (kwargs ``n_iter``, ``power``, ...) or ``hifigan``
-    (kwarg ``checkpoint``)."""
+    """A vocoder by name: ``griffin_lim`` (kwargs ``n_iter``, ``power``, ...), ``vocos`` / ``hifigan``
+    (kwarg ``checkpoint``: a vocoder experiment dir), or ``auto`` (the GAN vocoder when ``checkpoint``
+    is set, else Griffin-Lim)."""
+    if name == "auto":
+        name = "vocos" if kwargs.get("checkpoint") else "griffin_lim"
     if name == "griffin_lim":
-        return GriffinLimVocoder(mel_config, **kwargs)  # type: ignore[arg-type]
-    if name == "hifigan":
+        return GriffinLimVocoder(mel_config, **{k: v for k, v in kwargs.items()  # type: ignore[arg-type]
+                                                if k in _GRIFFIN_LIM_KEYS})
+    if name in ("vocos", "hifigan"):
         if not kwargs.get("checkpoint"):
-            raise SpeechprocError("vocoder hifigan needs a trained vocoder (--vocoder-checkpoint EXP_DIR or FILE)")
-        return HiFiGANVocoder(mel_config=mel_config, **kwargs)  # type: ignore[arg-type]
+            raise SpeechprocError(f"vocoder {name} needs a trained vocoder (--vocoder-checkpoint EXP_DIR, e.g. "
+                                  f"egs/ljspeech_teacher/tts/exp/vocos), or use --vocoder griffin_lim")
+        return GANVocoder(mel_config=mel_config, checkpoint=kwargs["checkpoint"],  # type: ignore[arg-type]
+                          device=str(kwargs.get("device", "cpu")))
     raise SpeechprocError(f"unknown vocoder '{name}'; choose one of: {', '.join(VOCODERS)}")
 
 
@@ -178,4 +194,4 @@ def vocoder_options(vocoder: Vocoder) -> Dict[str, object]:
     if isinstance(vocoder, GriffinLimVocoder):
         return {"vocoder": vocoder.name, "n_iter": vocoder.n_iter, "momentum": vocoder.momentum,
                 "power": vocoder.power}
-    return {"vocoder": vocoder.name}
+    return {"vocoder": vocoder.name, "checkpoint": getattr(vocoder, "checkpoint", None)}

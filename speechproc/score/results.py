@@ -292,3 +292,21 @@ def write_results_md(
         text = text[:cut] + format_finetune_table(exp_dir, *finetune_sets) + "\n" + text[cut:]
     atomic_write_text(out_path, text)
     return Path(out_path)
+
+
+def update_readme_section(readme: PathLike, key: str, content: str) -> Path:
+    """Replace the block between ``<!-- results:KEY -->`` and ``<!-- /results:KEY -->`` in ``readme``
+    with ``content`` (a generated table), so that README figures are written by the stage that
+    measured them, never typed. A README without the markers gets the block appended at its end."""
+    path = Path(readme)
+    if not path.is_file():
+        raise SpeechprocError(f"{path}: README not found; give the recipe's README.md")
+    text = path.read_text(encoding="utf-8")
+    start, end = f"<!-- results:{key} -->", f"<!-- /results:{key} -->"
+    block = f"{start}\n{content.rstrip()}\n{end}"
+    i, j = text.find(start), text.find(end)
+    if (i < 0) != (j < 0) or (i >= 0 and j < i):
+        raise SpeechprocError(f"{path}: the markers '{start}' and '{end}' must both be there, in that order")
+    text = text[:i] + block + text[j + len(end):] if i >= 0 else text.rstrip() + "\n\n" + block + "\n"
+    atomic_write_text(path, text)
+    return path

@@ -8,15 +8,17 @@ every row of the table is one system evaluated on the same utterance pairs:
 - each conversion dir;
 - ``natural target``: the target's own recordings (the judge's ceiling; no MCD/F0 against itself).
 
-Columns (the figures of :mod:`speechproc.score.tts`, reused, not re-implemented):
+Columns (the figures of :mod:`speechproc.score.mcd` and :mod:`speechproc.score.mos`, reused, not
+re-implemented):
 
-- **MCD to target / to source** (dB): :func:`speechproc.score.tts.mcd`, mel-cepstra of order 23
-  at 16 kHz (``alpha`` 0.41, ``c_1 .. c_23``, ``c_0`` *excluded*), DTW-aligned, mean over the
-  utterances. "To source" against the natural source utterance shows which speaker the output is
-  closer to in spectral terms.
-- **F0 RMSE / correlation** (Hz) against the target, along the MCD path on frames voiced in both
-  (:func:`speechproc.score.tts.f0_metrics`), and the output's **mean F0** (geometric mean of the
-  voiced pyin frames) beside the two speakers' means.
+- **MOS**: DistillMOS's predicted naturalness of every system, the natural target included.
+- **MCD to target / to source** (dB): :func:`speechproc.score.mcd.mcd`, the ESPnet/sprocket
+  definition (WORLD envelope, SPTK mel-cepstrum of order 24 with ``alpha`` 0.42 at 16 kHz, ``c_0``
+  *excluded*, DTW-aligned), mean over the utterances. "To source" against the natural source
+  utterance shows which speaker the output is closer to in spectral terms.
+- **log-F0 RMSE / F0 correlation** against the target, along the MCD path on frames voiced in both
+  (:func:`speechproc.score.mcd.f0_metrics`), and the output's **mean F0** (geometric mean of the
+  voiced WORLD frames) beside the two speakers' means.
 - **Judge CER/WER** (%): greedy Whisper ``tiny.en`` (:func:`speechproc.score.tts.judge_data_dir`)
   transcribes every system; the reference is the corpus transcript of the source when the source
   data dir has a ``text`` file (CMU ARCTIC), else the judge's own transcript of the *natural source*
@@ -131,14 +133,15 @@ def _fmt(x: Optional[float], digits: int = 2) -> str:
 
 
 def format_vc_table(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Markdown table of evaluation rows (keys: system, n, mcd_tgt, mcd_src, f0_rmse, f0_corr, f0_mean,
+    """Markdown table of evaluation rows (keys: system, n, mos, mcd_tgt, mcd_src, f0_rmse (log-F0), f0_corr, f0_mean,
     cer, wer, sim_tgt, sim_src, train_s, rtf)."""
-    out = ["| system | utts | MCD to target dB | MCD to source dB | F0 RMSE Hz | F0 corr | mean F0 Hz | judge CER % | "
-           "judge WER % | spk sim to target | spk sim to source | train s | RTF |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = ["| system | utts | MOS (DistillMOS) | MCD to target dB | MCD to source dB | log-F0 RMSE | F0 corr | "
+           "mean F0 Hz | judge CER % | judge WER % | spk sim to target | spk sim to source | train s | RTF |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        out.append(f"| {r['system']} | {r['n']} | {_fmt(r.get('mcd_tgt'))} | {_fmt(r.get('mcd_src'))} | "
-                   f"{_fmt(r.get('f0_rmse'), 1)} | {_fmt(r.get('f0_corr'), 3)} | {_fmt(r.get('f0_mean'), 1)} | "
+        out.append(f"| {r['system']} | {r['n']} | {_fmt(r.get('mos'))} | {_fmt(r.get('mcd_tgt'))} | "
+                   f"{_fmt(r.get('mcd_src'))} | {_fmt(r.get('f0_rmse'), 3)} | {_fmt(r.get('f0_corr'), 3)} | "
+                   f"{_fmt(r.get('f0_mean'), 1)} | "
                    f"{_fmt(r.get('cer'))} | {_fmt(r.get('wer'))} | {_fmt(r.get('sim_tgt'), 3)} | "
                    f"{_fmt(r.get('sim_src'), 3)} | {_fmt(r.get('train_s'), 0)} | {_fmt(r.get('rtf'), 3)} |")
     return "\n".join(out) + "\n"
@@ -149,11 +152,8 @@ def _mean(xs: Sequence[float]) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def _mean_f0(wave: np.ndarray, sr: int) -> float:
-    from speechproc.score.tts import f0_track
-
-    f0, voiced = f0_track(wave, sr)
-    ok = voiced & np.isfinite(f0)
+def _mean_f0(f0: np.ndarray) -> float:
+    ok = f0 > 0
     return float(np.exp(np.log(f0[ok]).mean())) if ok.any() else float("nan")
 
 
@@ -184,6 +184,7 @@ def evaluate_conversion(
     title: str = "",
     command: str = "",
     max_utts: Optional[int] = None,
+    mos: Any = None,
 ) -> Dict[str, Any]:
     """Evaluate conversion dirs against the natural source and target (see the module docstring).
 
@@ -203,13 +204,15 @@ def evaluate_conversion(
         title: heading of that table.
         command: the command line, recorded with the table.
         max_utts: evaluate only the first N parallel utterances (smoke runs).
+        mos: a :class:`speechproc.score.mos.MOSPredictor`; None builds one; ``False`` skips the MOS column.
 
     Returns:
         ``{"rows": [...], "reference": ..., ...}`` (also each conversion dir's ``eval/evaluate.json``).
     """
     from speechproc.data import DataDir
     from speechproc.score.asr import score, write_report
-    from speechproc.score.tts import f0_metrics, judge_data_dir, mcd
+    from speechproc.score.mcd import f0_metrics, mcd, world_analysis
+    from speechproc.score.tts import METRICS_NOTE, judge_data_dir
     from speechproc.vc.convert import _file_id, parallel_pairs
 
     src, tgt = DataDir.load(src_dir), DataDir.load(tgt_dir)
@@ -243,6 +246,10 @@ def evaluate_conversion(
 
         judge = make_whisper_transcriber(judge_backend, judge_model)
     judge_name = None if judge is False else f"{judge_backend}:{judge_model}"
+    if mos is None:
+        from speechproc.score.mos import MOSPredictor
+
+        mos = MOSPredictor()
     embed, spk_note = load_speaker_embedder(speaker_exp)
     centroids: Dict[str, np.ndarray] = {}
     if embed is not None:
@@ -269,21 +276,27 @@ def evaluate_conversion(
             ws, sr_s = src.load_audio(s_utt)
             wt, sr_t = tgt.load_audio(t_utt)
             r: Dict[str, Any] = {"id": f, "utt": ids[f]}
+            own_f0 = None
             if name != "natural target":
                 m = mcd(w, wt, sr, sr_t)
                 r["mcd_tgt"] = m.mcd
+                own_f0 = m.syn.f0
                 if f0:
-                    fm = f0_metrics(w, wt, sr, m.path, sr_t)
-                    r.update(f0_rmse=fm.rmse, f0_corr=fm.corr)
+                    fm = f0_metrics(m)
+                    r.update(f0_rmse=fm.log_f0_rmse, f0_corr=fm.corr)
             if name != "no conversion (source)":
                 r["mcd_src"] = mcd(w, ws, sr, sr_s).mcd
             if f0:
-                r["f0_mean"] = _mean_f0(w, sr)
+                r["f0_mean"] = _mean_f0(own_f0 if own_f0 is not None else world_analysis(w, sr).f0)
             if embed is not None:
                 e = np.asarray(embed(w, sr))
                 r["sim_tgt"], r["sim_src"] = _cos(e, centroids["tgt"]), _cos(e, centroids["src"])
             utt_rows.append(r)
         row: Dict[str, Any] = {"system": name, "n": len(fids)}
+        if mos is not False:
+            audio = [data.load_audio(ids[f]) for f in fids]
+            row["mos"] = float(np.mean(mos([w for w, _ in audio], [sr for _, sr in audio],
+                                           names=[f"{name}: {ids[f]}" for f in fids])))
         for k in ("mcd_tgt", "mcd_src", "f0_rmse", "f0_corr", "f0_mean", "sim_tgt", "sim_src"):
             vals = [u[k] for u in utt_rows if k in u]
             row[k] = _mean(vals) if vals else None
@@ -311,7 +324,7 @@ def evaluate_conversion(
     ref_note = (f"judge reference: the transcripts in {src_dir}/text" if use_text else
                 "judge reference: the judge's own transcript of the natural source utterance (no transcripts)")
     notes = [f"source {src_dir}, target {tgt_dir}; {len(fids)} parallel utterances",
-             "MCD: mel-cepstra order 23 (c0 excluded), alpha 0.41, DTW-aligned (speechproc.score.tts)",
+             METRICS_NOTE,
              f"judge: {judge_name}, normalisation {normalize}; {ref_note}", spk_note]
     table_md = format_vc_table(rows)
     summary = {"src_dir": str(src_dir), "tgt_dir": str(tgt_dir), "judge": judge_name, "normalize": normalize,

@@ -1,13 +1,15 @@
-"""HiFi-GAN vocoder training (``task: vocoder``): log-mel -> waveform.
+"""GAN vocoder training (``task: vocoder``): log-mel -> waveform (Vocos-style or HiFi-GAN).
 
 Expected hparams (HyperPyYAML):
 
-- ``modules``: ``generator`` (``speechbrain.lobes.models.HifiGAN.HifiganGenerator``, upsampling by
-  the mel hop) and, optionally, ``discriminator`` (``HifiganDiscriminator``: multi-period +
-  multi-scale), with ``generator_loss`` (SpeechBrain's ``GeneratorLoss``: least-squares adversarial
-  loss, feature matching), ``discriminator_loss`` (``DiscriminatorLoss``), ``opt_class_discriminator``
-  and ``discriminator_start_step`` (generator updates with the spectral losses only before the
-  discriminator joins: Parallel WaveGAN's warm-up);
+- ``modules``: ``generator`` (:class:`speechproc.models.vocos.VocosGenerator`, ConvNeXt + inverse
+  STFT, or ``speechbrain.lobes.models.HifiGAN.HifiganGenerator``, upsampling by the mel hop; either
+  maps ``(B, n_mels, T)`` to ``(B, 1, T * hop)``) and, optionally, ``discriminator``
+  (:class:`speechproc.models.vocos.VocosDiscriminator`: multi-period + multi-resolution, or
+  ``HifiganDiscriminator``: multi-period + multi-scale), with ``generator_loss`` (SpeechBrain's
+  ``GeneratorLoss``: least-squares adversarial loss, feature matching), ``discriminator_loss``
+  (``DiscriminatorLoss``), ``opt_class_discriminator`` and ``discriminator_start_step`` (generator
+  updates with the spectral losses only before the discriminator joins: Parallel WaveGAN's warm-up);
 - ``mel_loss_weight``: the L1 log-mel term, computed with the project's
   :class:`~speechproc.features.mel.LogMel`, so the vocoder learns exactly the features the acoustic
   models predict; optional ``stft_loss`` (:class:`~speechproc.models.vocoder.MultiResolutionSTFTLoss`)
@@ -19,7 +21,7 @@ Expected hparams (HyperPyYAML):
 Training batches are random excerpts of ``segment_frames`` frames and the matching
 ``segment_frames * hop`` samples; validation vocodes whole utterances and reports the L1 log-mel
 distance of the result (the ``loss`` that picks the best checkpoint).
-:class:`~speechproc.decode.vocoder.HiFiGANVocoder` loads the generator from the experiment dir.
+:class:`~speechproc.decode.vocoder.GANVocoder` loads the generator from the experiment dir.
 """
 from __future__ import annotations
 

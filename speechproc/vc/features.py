@@ -1,8 +1,9 @@
 """Acoustic features of frame-level voice conversion: mel-cepstra, log-F0 statistics, deltas, DTW pairs.
 
-The spectral features are the mel-cepstra of :func:`speechproc.score.tts.mel_cepstrum` (the same
-analysis the MCD uses): Hann-windowed STFT, the log amplitude read on the all-pass warped frequency
-axis and its cosine transform, at 16 kHz with order 24, ``alpha`` 0.41, FFT 512 and hop 80 (5 ms).
+The spectral features are the mel-cepstra of :func:`mel_cepstrum` (an STFT analysis; the
+evaluation's MCD is WORLD-based, :mod:`speechproc.score.mcd`): Hann-windowed STFT, the log
+amplitude read on the all-pass warped frequency axis and its cosine transform, at 16 kHz with
+order 24, ``alpha`` 0.41, FFT 512 and hop 80 (5 ms).
 ``c_0`` (log energy) is kept aside: the mapping converts ``c_1 .. c_order`` (static, plus deltas
 for MLPG), and the differential filter of :mod:`speechproc.vc.convert` keeps the source energy.
 
@@ -12,7 +13,7 @@ Euclidean distance of ``c_1 .. c_order`` over the speech frames of both utteranc
 iterations align the *converted* source with the target (sprocket's ``jnt_iter``), which pairs
 frames by their converted spectra instead of the raw speaker mismatch.
 
-F0 is tracked by :func:`speechproc.score.tts.f0_track` (``librosa.pyin``, 20 ms); the speaker's
+F0 is tracked by :func:`f0_track` (``librosa.pyin``, 20 ms); the speaker's
 log-F0 mean and standard deviation over voiced frames define the linear log-F0 transform
 ``log f0' = mu_t + sigma_t / sigma_s (log f0 - mu_s)``. The waveform path applies its mean part by
 pitch shifting (:func:`pitch_shift`).
@@ -46,9 +47,86 @@ __all__ = [
     "warp_frequencies",
     "mcep_to_log_amplitude",
     "align_pairs",
+    "mel_cepstrum",
+    "f0_track",
 ]
 
 logger = logging.getLogger(__name__)
+
+
+# The STFT mel-cepstrum and pyin F0 of the frame-level VC (its analysis-by-filtering resynthesis needs the
+# cosine transform of the log amplitude). Evaluation uses WORLD + SPTK instead: speechproc.score.mcd.
+_ALPHA = ((8000, 13, 0.31), (16000, 23, 0.41), (22050, 34, 0.45), (24000, 34, 0.46), (32000, 36, 0.50),
+          (44100, 39, 0.53), (48000, 39, 0.55))
+
+
+def mcep_params(sample_rate: int) -> Tuple[int, float, int, int]:
+    """``(order, alpha, n_fft, hop)`` of the mel-cepstral analysis at ``sample_rate``."""
+    order, alpha = min(_ALPHA, key=lambda r: abs(r[0] - sample_rate))[1:]
+    n_fft = 1024 if sample_rate >= 22050 else 512
+    return order, alpha, n_fft, int(round(0.005 * sample_rate))
+
+
+def _warped_axis(n_bins: int, alpha: float) -> np.ndarray:
+    """Linear frequencies (rad) that the all-pass warping maps onto a uniform grid of ``n_bins``."""
+    theta = np.linspace(0.0, np.pi, n_bins)
+    # inverse all-pass warping: omega = beta_{-alpha}(theta)
+    return theta + 2.0 * np.arctan(-alpha * np.sin(theta) / (1.0 + alpha * np.cos(theta)))
+
+
+def mel_cepstrum(wave: np.ndarray, sample_rate: int, order: Optional[int] = None, alpha: Optional[float] = None,
+                 n_fft: Optional[int] = None, hop: Optional[int] = None) -> np.ndarray:
+    """Mel-cepstra ``(T, order + 1)`` (``c_0 .. c_order``) of ``wave`` ``(N,)`` (see the module docstring).
+
+    Unset arguments come from :func:`mcep_params`.
+    """
+    d_order, d_alpha, d_fft, d_hop = mcep_params(sample_rate)
+    order = d_order if order is None else int(order)
+    alpha = d_alpha if alpha is None else float(alpha)
+    n_fft = d_fft if n_fft is None else int(n_fft)
+    hop = d_hop if hop is None else int(hop)
+    x = np.asarray(wave, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"mel_cepstrum expects a mono waveform (N,), got shape {x.shape}")
+    if len(x) < n_fft:
+        x = np.pad(x, (0, n_fft - len(x)))
+    x = np.pad(x, (n_fft // 2, n_fft // 2), mode="reflect")
+    n_frames = 1 + (len(x) - n_fft) // hop
+    idx = np.arange(n_fft)[None, :] + hop * np.arange(n_frames)[:, None]
+    frames = x[idx] * np.hanning(n_fft + 2)[1:-1]
+    power = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    log_amp = 0.5 * np.log(np.maximum(power, 1e-10))  # (T, F)
+    n_bins = n_fft // 2 + 1
+    omega = np.linspace(0.0, np.pi, n_bins)
+    warped = _warped_axis(n_bins, alpha)
+    # log-amplitude read on the warped axis: linear interpolation between FFT bins
+    pos = np.interp(warped, omega, np.arange(n_bins))
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, n_bins - 1)
+    frac = pos - lo
+    lw = log_amp[:, lo] * (1.0 - frac) + log_amp[:, hi] * frac  # (T, n_bins) uniform in warped frequency
+    # cosine series on [0, pi] (trapezoidal rule): L(theta) = c0 + 2 sum_m c_m cos(m theta)
+    theta = np.linspace(0.0, np.pi, n_bins)
+    w = np.full(n_bins, 1.0)
+    w[0] = w[-1] = 0.5
+    basis = np.cos(np.outer(np.arange(order + 1), theta)) * w / (n_bins - 1)  # (order+1, n_bins)
+    return lw @ basis.T
+
+
+F0_DECIMATION = 4  # pyin runs every F0_DECIMATION mel-cepstrum frames (20 ms), for speed
+
+
+def f0_track(wave: np.ndarray, sample_rate: int, fmin: float = 65.0,
+             fmax: float = 600.0) -> Tuple[np.ndarray, np.ndarray]:
+    """F0 (Hz, NaN when unvoiced) and voiced flags every ``F0_DECIMATION`` mel-cepstrum frames
+    (``librosa.pyin``, frame ``n_fft`` of :func:`mcep_params`); frame ``k`` of the track is
+    mel-cepstrum frame ``F0_DECIMATION * k``."""
+    import librosa
+
+    _, _, n_fft, hop = mcep_params(sample_rate)
+    f0, voiced, _ = librosa.pyin(np.asarray(wave, dtype=np.float32), fmin=fmin, fmax=fmax, sr=sample_rate,
+                                 frame_length=n_fft, hop_length=hop * F0_DECIMATION, center=True)
+    return f0, voiced.astype(bool)
 
 _NEPER_TO_DB = 20.0 / math.log(10.0)
 
@@ -121,8 +199,6 @@ def _at_rate(wave: np.ndarray, sample_rate: int, cfg: VCFeatureConfig) -> np.nda
 
 def extract_mcep(wave: np.ndarray, cfg: VCFeatureConfig) -> np.ndarray:
     """Mel-cepstra ``(T, order + 1)`` of ``wave`` ``(N,)`` at ``cfg.sample_rate``; ``T = 1 + N // hop``."""
-    from speechproc.score.tts import mel_cepstrum
-
     return mel_cepstrum(wave, cfg.sample_rate, order=cfg.order, alpha=cfg.alpha, n_fft=cfg.n_fft, hop=cfg.hop)
 
 
@@ -132,8 +208,6 @@ def f0_stats(waves: Sequence[np.ndarray], cfg: VCFeatureConfig) -> F0Stats:
     Frames at the ends of the pyin range and frames more than an octave from the median (octave
     errors) are left out, so the statistics describe the speaker's modal voice.
     """
-    from speechproc.score.tts import f0_track
-
     logs: List[np.ndarray] = []
     for w in waves:
         f0, voiced = f0_track(w, cfg.sample_rate, fmin=cfg.f0_min, fmax=cfg.f0_max)
@@ -200,7 +274,7 @@ def warp_frequencies(n_bins: int, alpha: float) -> np.ndarray:
 def mcep_to_log_amplitude(mcep: np.ndarray, alpha: float, n_fft: int, first: int = 0) -> np.ndarray:
     """Log amplitude ``(T, n_fft // 2 + 1)`` on the linear FFT bins of mel-cepstra ``c_first .. c_{first + D - 1}``
     ``(T, D)``: ``L(omega) = c_0 + 2 sum_{m >= 1} c_m cos(m theta(omega))`` (the inverse of
-    :func:`speechproc.score.tts.mel_cepstrum`'s cosine transform, read back on the linear axis).
+    :func:`mel_cepstrum`'s cosine transform, read back on the linear axis).
 
     With ``first=1`` the input is ``c_1 ..`` only (a log-gain shape without energy).
     """

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# HiFi-GAN against Griffin-Lim on the held-out sentences: copy synthesis and both acoustic models (exp/result_vocoder.md)
-# outputs: exp/$voc_exp/synth_eval_copy/wav.scp exp/result_vocoder.md
-v=(--vocoder hifigan --vocoder-checkpoint "exp/$voc_exp")
-python -m speechproc.bin.synthesize --copy-synthesis --mel-config dump/train --data data/eval \
-  exp/copy_synthesis/synth_eval_griffin_lim
-python -m speechproc.bin.synthesize --copy-synthesis --mel-config dump/train --data data/eval "${v[@]}" \
-  "exp/$voc_exp/synth_eval_copy"
-for m in "$tts_exp" "$fs2_exp"; do
-  python -m speechproc.bin.synthesize --exp-dir "exp/$m" --data data/eval "${v[@]}" "exp/$m/synth_eval_$voc_exp"
+# GAN vocoder ($voc_exp) against Griffin-Lim, copy synthesis of the held-out teacher sentences and the 32 real LJSpeech clips (exp/result_vocoder_*.md, README)
+# outputs: exp/result_vocoder_teacher.md exp/result_vocoder_lj.md
+v=(--vocoder vocos --vocoder-checkpoint "exp/$voc_exp" --nthreads 2)
+for set in eval lj/all; do
+  tag=${set//\//_}
+  python -m speechproc.bin.synthesize --copy-synthesis --mel-config dump/train --data "data/$set" \
+    --vocoder griffin_lim --nthreads 2 "exp/copy_synthesis/${tag}_griffin_lim"
+  python -m speechproc.bin.synthesize --copy-synthesis --mel-config dump/train --data "data/$set" "${v[@]}" \
+    "exp/$voc_exp/copy_${tag}"
 done
-python -m speechproc.bin.evaluate_tts --ref data/eval --ref-name "teacher (reference audio)" \
-  --judge-backend "$judge_backend" $eval_opts --table exp/result_vocoder.md \
-  exp/copy_synthesis/synth_eval_griffin_lim "exp/$voc_exp/synth_eval_copy" \
-  "exp/$tts_exp/synth_eval_$vocoder" "exp/$tts_exp/synth_eval_$voc_exp" \
-  "exp/$fs2_exp/synth_eval_$vocoder" "exp/$fs2_exp/synth_eval_$voc_exp"
+python -m speechproc.bin.evaluate_tts --ref data/eval --ref-name "teacher (natural reference audio)" \
+  --judge-backend "$judge_backend" $eval_opts --names "Griffin-Lim (32 iterations),$voc_exp" \
+  --title "Copy synthesis of the $num_eval held-out teacher sentences" \
+  --table exp/result_vocoder_teacher.md --readme README.md --section vocoder_teacher \
+  exp/copy_synthesis/eval_griffin_lim "exp/$voc_exp/copy_eval"
+python -m speechproc.bin.evaluate_tts --ref data/lj/all --ref-name "natural LJSpeech recordings" \
+  --judge-backend "$judge_backend" $eval_opts --names "Griffin-Lim (32 iterations),$voc_exp" \
+  --title "Copy synthesis of the 32 real LJSpeech clips (a speaker the vocoder never heard)" \
+  --table exp/result_vocoder_lj.md --readme README.md --section vocoder_lj \
+  exp/copy_synthesis/lj_all_griffin_lim "exp/$voc_exp/copy_lj_all"

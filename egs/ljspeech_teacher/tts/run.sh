@@ -42,8 +42,8 @@ align_epoch=18                         # Tacotron 2 epoch whose attention gives 
                                        # exports it as exp/$tts_exp/snapshots/epoch<N>; empty: the final model
 fs2_config=conf/train_fastspeech2.yaml # FastSpeech 2 config (conf/train_fastspeech2_debug.yaml: toy model)
 fs2_exp=fastspeech2                    # FastSpeech 2 experiment name
-voc_config=conf/train_hifigan.yaml     # HiFi-GAN config (conf/train_hifigan_debug.yaml: toy model)
-voc_exp=hifigan                        # vocoder experiment name
+voc_config=conf/train_vocos.yaml       # GAN vocoder config (conf/train_vocos_debug.yaml: toy model; conf/train_hifigan.yaml: HiFi-GAN)
+voc_exp=vocos                          # vocoder experiment name
 judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none
 eval_opts=                             # extra evaluate_tts options, e.g. "--no-f0"
 recipe_main "$@"
