@@ -64,6 +64,7 @@ discriminator_loss: !new:speechbrain.lobes.models.HifiGAN.DiscriminatorLoss
 mel_loss_weight: 45
 stft_loss: !new:speechproc.models.vocoder.MultiResolutionSTFTLoss
 stft_loss_weight: 1
+init_model: null
 discriminator_start_step: DSTART
 modules:
     generator: !ref <generator>
@@ -171,6 +172,21 @@ def test_vocos_trains_adversarially_and_is_the_auto_vocoder(dumps: Path, tmp_pat
     assert make_vocoder("auto", MelConfig()).name == "griffin_lim"  # no checkpoint: Griffin-Lim
     with pytest.raises(SpeechprocError, match="trained on mel settings"):
         make_vocoder("vocos", MelConfig(n_mels=40), checkpoint=str(exp))
+
+
+def test_vocoder_fine_tunes_from_init_model_and_refuses_a_mismatched_one(dumps: Path, tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    _train(dumps, base, 0, "--number_of_epochs", "1", vocos=True)
+    ft = tmp_path / "ft"  # learning rate 0: the fine-tuned weights are exactly the initial model's
+    _train(dumps, ft, 0, "--number_of_epochs", "1", "--init_model", str(base / "model.pt"), "--lr", "0",
+           vocos=True)
+    a = torch.load(base / "model.pt")["modules"]["generator"]
+    b = torch.load(ft / "model.pt")["modules"]["generator"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    hifi = tmp_path / "hifi"
+    _train(dumps, hifi, 10**6, "--number_of_epochs", "1")
+    with pytest.raises(SpeechprocError, match="does not match"):
+        _train(dumps, tmp_path / "bad", 0, "--init_model", str(hifi / "model.pt"), vocos=True)
 
 
 def test_spectral_training_lowers_the_mel_loss(dumps: Path, tmp_path: Path) -> None:

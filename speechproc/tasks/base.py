@@ -38,6 +38,31 @@ class TaskBrain(sb.Brain):
         self.train_stats: Optional[Dict[str, float]] = None
         super().on_fit_start()
 
+    def load_init_model(self) -> None:
+        """Start from ``hparams.init_model`` (a ``model.pt`` of an earlier run: fine-tuning) when set: every
+        module of this run found in it is loaded. Call before ``super().on_fit_start()``, so that this
+        run's own checkpoints, when there are any, take precedence (resume)."""
+        init = getattr(self.hparams, "init_model", None)
+        if not init:
+            return
+        from speechproc.utils import SpeechprocError
+
+        path = Path(init)
+        if not path.is_file():
+            raise SpeechprocError(f"init_model {path}: not found; train the initial model first")
+        state = torch.load(path, map_location="cpu", weights_only=True).get("modules", {})
+        loaded = [name for name in self.modules if name in state]
+        if not loaded:
+            raise SpeechprocError(f"init_model {path}: holds modules {sorted(state)}, none of this run's "
+                                  f"{sorted(self.modules)}; give the model.pt of a run of the same task")
+        for name in loaded:
+            try:
+                self.modules[name].load_state_dict(state[name])
+            except RuntimeError as e:
+                raise SpeechprocError(f"init_model {path}: module '{name}' does not match this config's "
+                                      f"'{name}' (different sizes?): {str(e).splitlines()[0]}") from e
+        logger.info("initialised %s from %s", ", ".join(loaded), path)
+
     def on_fit_batch_end(self, batch, outputs, loss, should_step) -> None:
         """Advance the per-step schedule after each optimizer update."""
         if not should_step:

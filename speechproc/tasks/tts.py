@@ -136,16 +136,7 @@ class TTSBrain(TaskBrain):
 
     def on_fit_start(self) -> None:
         """Start from ``init_model`` (when set), then let the trainer resume its own checkpoints."""
-        init = getattr(self.hparams, "init_model", None)
-        if init:
-            path = Path(init)
-            if not path.is_file():
-                raise SpeechprocError(f"init_model {path}: not found; train the initial model first")
-            state = torch.load(path, map_location="cpu")["modules"]
-            for name, module in self.modules.items():
-                if name in state:
-                    module.load_state_dict(state[name])
-            logger.info("initialised %s from %s", ", ".join(n for n in self.modules if n in state), path)
+        self.load_init_model()
         strategy = getattr(self.hparams, "strategy", None)
         if strategy:
             from speechproc.models.pretrained.finetune import apply_strategy

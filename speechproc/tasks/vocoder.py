@@ -14,6 +14,7 @@ Expected hparams (HyperPyYAML):
   :class:`~speechproc.features.mel.LogMel`, so the vocoder learns exactly the features the acoustic
   models predict; optional ``stft_loss`` (:class:`~speechproc.models.vocoder.MultiResolutionSTFTLoss`)
   and ``stft_loss_weight``;
+- ``init_model``: optional ``model.pt`` of a trained vocoder to fine-tune (e.g. on a new speaker's clips);
 - ``opt_class`` (generator); ``train_data``/``valid_data``: mel dump dirs (``speechproc compute_mel``;
   their ``wav.scp`` gives the audio, resampled to the dump's rate); ``segment_frames`` (training
   excerpt length in mel frames), ``max_valid_utts``, ``cache_audio``.
@@ -122,6 +123,7 @@ class VocoderBrain(TaskBrain):
         from speechproc.features.mel import LogMel, load_mel_config
 
         self.log_mel = LogMel(load_mel_config(self.hparams.train_data)).to(self.device)
+        self.load_init_model()
         super().on_fit_start()
 
     def init_optimizers(self) -> None:

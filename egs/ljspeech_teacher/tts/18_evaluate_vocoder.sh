@@ -1,14 +1,11 @@
 #!/usr/bin/env bash
-# GAN vocoder ($voc_exp) against Griffin-Lim, copy synthesis of the held-out teacher sentences and the 32 real LJSpeech clips (exp/result_vocoder_*.md, README)
+# GAN vocoder ($voc_exp) against Griffin-Lim, copy synthesis of the held-out teacher sentences and the 32 real LJSpeech clips (exp/result_vocoder_{teacher,lj}.md, README)
 # outputs: exp/result_vocoder_teacher.md exp/result_vocoder_lj.md
-v=(--vocoder vocos --vocoder-checkpoint "exp/$voc_exp" --nthreads 2)
-for set in eval lj/all; do
-  tag=${set//\//_}
-  python -m speechproc.bin.synthesize --copy-synthesis --mel-config dump/train --data "data/$set" \
-    --vocoder griffin_lim --nthreads 2 "exp/copy_synthesis/${tag}_griffin_lim"
-  python -m speechproc.bin.synthesize --copy-synthesis --mel-config dump/train --data "data/$set" "${v[@]}" \
-    "exp/$voc_exp/copy_${tag}"
-done
+cs=(python -m speechproc.bin.synthesize --copy-synthesis --mel-config dump/train --nthreads 2)
+"${cs[@]}" --data data/eval --vocoder griffin_lim exp/copy_synthesis/eval_griffin_lim
+"${cs[@]}" --data data/eval --vocoder-checkpoint "exp/$voc_exp" "exp/$voc_exp/copy_eval"
+"${cs[@]}" --data data/lj/all --vocoder griffin_lim exp/copy_synthesis/lj_all_griffin_lim
+"${cs[@]}" --data data/lj/all --vocoder-checkpoint "exp/$voc_exp" "exp/$voc_exp/copy_lj_all"
 python -m speechproc.bin.evaluate_tts --ref data/eval --ref-name "teacher (natural reference audio)" \
   --judge-backend "$judge_backend" $eval_opts --names "Griffin-Lim (32 iterations),$voc_exp" \
   --title "Copy synthesis of the $num_eval held-out teacher sentences" \

@@ -20,8 +20,11 @@
 #  14  FastSpeech 2 durations of the real clips from the adapted Tacotron 2
 #  15  FastSpeech 2 speaker adaptation (exp/${fs2_exp}_adapt)
 #  16  exp/result_adapt.md with both acoustic models before and after adaptation
-#  17  HiFi-GAN vocoder training on the teacher audio (exp/$voc_exp)
-#  18  HiFi-GAN against Griffin-Lim: copy synthesis and both acoustic models (exp/result_vocoder.md)
+#  17  GAN vocoder training on the teacher audio (exp/$voc_exp; Vocos-style by default)
+#  18  GAN vocoder against Griffin-Lim: copy synthesis of the held-out teacher sentences and of the 32 real LJSpeech
+#      clips (exp/result_vocoder_{teacher,lj}.md, written into README.md)
+#  19  GAN vocoder fine-tuned on the 25 real LJSpeech adaptation clips (exp/${voc_exp}_lj)
+#  20  teacher-only vs fine-tuned vocoder vs Griffin-Lim on the 7 held-out real clips (exp/result_vocoder_lj_heldout.md)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_utts=1200                          # training sentences (1200 give about 2.3 h of teacher audio)
@@ -44,6 +47,8 @@ fs2_config=conf/train_fastspeech2.yaml # FastSpeech 2 config (conf/train_fastspe
 fs2_exp=fastspeech2                    # FastSpeech 2 experiment name
 voc_config=conf/train_vocos.yaml       # GAN vocoder config (conf/train_vocos_debug.yaml: toy model; conf/train_hifigan.yaml: HiFi-GAN)
 voc_exp=vocos                          # vocoder experiment name
+voc_ft_epochs=100                      # stage 19: fine-tuning epochs on the 25 real clips (4 updates each)
+voc_ft_lr=0.0001                       # stage 19: fine-tuning learning rate
 judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none
 eval_opts=                             # extra evaluate_tts options, e.g. "--no-f0"
 recipe_main "$@"
