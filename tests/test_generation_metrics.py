@@ -185,3 +185,38 @@ def test_vocos_one_step_lowers_the_losses() -> None:
     ld1, lg1, mel1 = losses()
     assert float(ld1) < float(ld0)
     assert float(mel1) < float(mel0)
+
+
+# ------------------------------------------------------------------------------------------------
+# bad input of synthesis
+
+
+def test_synthesis_refuses_unspeakable_text_and_silent_audio(tmp_path: Path) -> None:
+    from speechproc.data import DataDir
+    from speechproc.decode.tts import CopySynthesis, synthesize_dir
+    from speechproc.decode.vocoder import GriffinLimVocoder
+    from speechproc.tasks.tts import encode_text
+    from speechproc.text.tokenizer import train_tokenizer
+
+    tok = train_tokenizer(["hello world"], "char", cleaners="english")
+    with pytest.raises(SpeechprocError, match="no tokens"):
+        encode_text(tok, "   ")
+    with pytest.raises(SpeechprocError, match="no speakable character"):
+        encode_text(tok, "!!! ???")
+    assert encode_text(tok, "hello").shape == (6,)
+
+    class Mute:
+        sample_rate = 16000
+
+        def __call__(self, text: str) -> np.ndarray:
+            return np.zeros(1600, dtype=np.float32)
+
+    with pytest.raises(SpeechprocError, match="data/x: utterance 'u1' synthesized to an empty, silent"):
+        synthesize_dir(Mute(), {"u1": "hello"}, tmp_path / "out", info={"source": "data/x"})
+    assert not (tmp_path / "out").exists()  # nothing half-written
+
+    sf.write(str(tmp_path / "s.wav"), np.zeros(22050, dtype=np.float32), 22050)
+    data = DataDir(wav_scp={"s-1": str(tmp_path / "s.wav")}, utt2spk={"s-1": "s"}, text={"s-1": "a"})
+    with pytest.raises(SpeechprocError, match="utterance 's-1'.*silent"):
+        synthesize_dir(CopySynthesis(data, GriffinLimVocoder()), {"s-1": "a"}, tmp_path / "o2",
+                       inputs={"s-1": "s-1"}, info={"source": "data/s"})

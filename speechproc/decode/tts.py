@@ -161,7 +161,16 @@ def synthesize_dir(tts, texts: Dict[str, str], out_dir: PathLike, spk: Optional[
         wav_scp, utt2dur = {}, {}
         for k, utt in enumerate(utts):
             t0 = time.perf_counter()
-            wave = tts(texts[utt] if inputs is None else inputs[utt])
+            source = info.get("source") if info else None
+            try:
+                wave = tts(texts[utt] if inputs is None else inputs[utt])
+            except SpeechprocError as e:
+                raise SpeechprocError(f"{source or 'input'}: utterance '{utt}': {e}") from e
+            wave = np.asarray(wave)
+            if wave.size == 0 or not np.isfinite(wave).all() or float(np.abs(wave).max()) < 1e-5:
+                raise SpeechprocError(f"{source or 'input'}: utterance '{utt}' synthesized to an empty, silent or "
+                                      f"non-finite waveform ({wave.size} samples); check its text/audio and the "
+                                      f"model and vocoder ({getattr(tts, 'vocoder', None).__class__.__name__})")
             synth_s += time.perf_counter() - t0
             sr = tts.sample_rate
             sf.write(str(tmp / "wav" / f"{utt}.wav"), np.clip(wave, -1.0, 1.0), sr, subtype="PCM_16")
@@ -207,6 +216,13 @@ class CopySynthesis:
         from speechproc.features.mel import compute_mel
 
         wave, _ = self.data.load_audio(utt, sample_rate=self.vocoder.mel_config.sample_rate)
+        wave = np.asarray(wave, dtype=np.float32)
+        if wave.ndim != 1:
+            raise SpeechprocError(f"audio of shape {wave.shape}: copy synthesis needs mono audio")
+        if len(wave) < self.vocoder.mel_config.n_fft or float(np.abs(wave).max(initial=0.0)) < 1e-5:
+            raise SpeechprocError(f"{len(wave)} samples, peak {float(np.abs(wave).max(initial=0.0)):.2g}: the natural "
+                                  f"audio is empty, shorter than one analysis window or silent; fix or drop the "
+                                  f"utterance (fix_data_dir)")
         return self.vocoder(compute_mel(wave, self.vocoder.mel_config))
 
 

@@ -41,6 +41,11 @@ def encode_text(tokenizer, text: str) -> torch.Tensor:
     ids = tokenizer.encode(text)
     if not ids:
         raise SpeechprocError(f"text {text!r} has no tokens after cleaning; check the text or the token list")
+    known = [t for i, t in zip(ids, tokenizer.ids_to_tokens(ids))
+             if i != tokenizer.unk_id and not (t.startswith("<") and t.endswith(">"))]  # <space> etc.
+    if not any(any(ch.isalnum() for ch in t) for t in known):  # only unknown symbols, spaces and punctuation
+        raise SpeechprocError(f"text {text!r} has no speakable character: every token is outside the model's token "
+                              f"list; write it in the alphabet the model was trained on (or spell out its symbols)")
     return torch.LongTensor(ids + [tokenizer.eos_id])
 
 
