@@ -11,8 +11,11 @@ static trajectory that maximises their likelihood under the delta constraint. ``
 uses the most likely mixture per frame (Toda's sub-optimum, as sprocket); ``"posterior"`` uses the
 posterior-weighted mean and covariance.
 
-EM is initialised by k-means++ seeding and a few k-means iterations; every M-step adds
-``reg`` times the data's per-dimension variance to the covariance diagonals.
+The joint density is fitted by scikit-learn's ``GaussianMixture`` (full covariances, k-means++
+initialisation, EM), one EM iteration per call with ``warm_start`` so that the log-likelihood of
+every iteration is logged. It runs on the joint vectors standardised per dimension, so its
+``reg_covar`` adds ``reg`` times the data's per-dimension variance to the covariance diagonals;
+the parameters are mapped back to the feature scale. The conditional conversion and MLPG are ours.
 
 >>> rng = np.random.default_rng(0)
 >>> z = np.concatenate([rng.normal(size=(400, 2)), rng.normal(size=(400, 2)) + 5.0])
@@ -71,26 +74,6 @@ def mlpg(mean: np.ndarray, var: np.ndarray) -> np.ndarray:
     return out
 
 
-def _kmeans_pp(z: np.ndarray, k: int, rng: np.random.Generator, n_iter: int = 10) -> np.ndarray:
-    """k-means++ seeding plus ``n_iter`` Lloyd iterations; returns labels ``(N,)``."""
-    n = len(z)
-    centres = [z[rng.integers(n)]]
-    d2 = ((z - centres[0]) ** 2).sum(1)
-    for _ in range(1, k):
-        p = d2 / d2.sum() if d2.sum() > 0 else np.full(n, 1.0 / n)
-        centres.append(z[rng.choice(n, p=p)])
-        d2 = np.minimum(d2, ((z - centres[-1]) ** 2).sum(1))
-    c = np.stack(centres)
-    labels = np.zeros(n, dtype=int)
-    for _ in range(n_iter):
-        dist = (z * z).sum(1)[:, None] - 2.0 * z @ c.T + (c * c).sum(1)[None, :]
-        labels = dist.argmin(1)
-        for j in range(k):
-            sel = labels == j
-            c[j] = z[sel].mean(0) if sel.any() else z[rng.integers(n)]
-    return labels
-
-
 class JointGMM:
     """Full-covariance GMM on joint ``[source; target]`` vectors (see the module docstring).
 
@@ -102,7 +85,7 @@ class JointGMM:
         tol: stop when the mean log-likelihood per frame improves by less than this.
 
     Attributes (after :meth:`fit`): ``weights`` ``(M,)``, ``means`` ``(M, Dz)``, ``covs`` ``(M, Dz, Dz)``,
-    ``history`` (mean log-likelihood per frame before each M-step and after the last one).
+    ``history`` (mean log-likelihood per frame after each EM iteration).
     """
 
     def __init__(self, n_mix: int = 32, n_iter: int = 30, reg: float = 1e-3, seed: int = 0, tol: float = 1e-4) -> None:
@@ -119,7 +102,7 @@ class JointGMM:
         self.history: List[float] = []
         self._cond: Optional[Tuple[np.ndarray, ...]] = None
 
-    # ------------------------------------------------------------------ EM
+    # ------------------------------------------------------------------ EM (scikit-learn)
     @staticmethod
     def _log_gauss(z: np.ndarray, means: np.ndarray, covs: np.ndarray) -> np.ndarray:
         """``(N, M)`` log densities of ``z`` ``(N, D)`` under each full-covariance Gaussian."""
@@ -133,55 +116,53 @@ class JointGMM:
             out[:, m] = -0.5 * (d * _LOG_2PI + (sol * sol).sum(0)) - np.log(np.diag(chol)).sum()
         return out
 
+    def fit(self, z: np.ndarray, warm_start: bool = False,
+            progress: Optional[Callable[[int, float], None]] = None) -> "JointGMM":
+        """Fit on joint vectors ``z`` ``(N, Dz)``; ``warm_start`` continues from the current parameters.
+
+        ``progress(iteration, mean log-likelihood)`` is called after every EM iteration.
+        """
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.mixture import GaussianMixture
+
+        z = np.asarray(z, dtype=np.float64)
+        if z.ndim != 2 or len(z) < 2 * self.n_mix:
+            raise SpeechprocError(f"gmm: need at least {2 * self.n_mix} joint frames (N, Dz) for {self.n_mix} "
+                                  f"mixtures, got shape {z.shape}; use fewer mixtures or more data")
+        mu, sd = z.mean(0), z.std(0) + 1e-10
+        zs = (z - mu) / sd
+        gm = GaussianMixture(self.n_mix, covariance_type="full", tol=0.0, reg_covar=max(self.reg, 1e-10),
+                             max_iter=1, init_params="k-means++", random_state=self.seed, warm_start=True)
+        if warm_start and self.means is not None:
+            covs = self.covs / np.outer(sd, sd)[None]
+            gm.weights_init = self.weights / self.weights.sum()
+            gm.means_init = (self.means - mu) / sd
+            gm.precisions_init = np.linalg.inv(covs)
+        self.history = []
+        self._cond = None
+        log_sd = float(np.log(sd).sum())  # density of z = density of zs / prod(sd)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for it in range(max(self.n_iter, 1)):
+                gm.fit(zs)  # one EM iteration from the previous parameters
+                ll = float(gm.score(zs)) - log_sd
+                self.history.append(ll)
+                if progress is not None:
+                    progress(it, ll)
+                if it > 0 and ll - self.history[-2] < self.tol:
+                    break
+        self.weights = gm.weights_
+        self.means = gm.means_ * sd + mu
+        self.covs = gm.covariances_ * np.outer(sd, sd)[None]
+        return self
+
     def _estep(self, z: np.ndarray) -> Tuple[np.ndarray, float]:
         lp = self._log_gauss(z, self.means, self.covs) + np.log(self.weights)[None, :]
         mx = lp.max(1, keepdims=True)
         lse = mx[:, 0] + np.log(np.exp(lp - mx).sum(1))
         return np.exp(lp - lse[:, None]), float(lse.mean())
-
-    def _mstep(self, z: np.ndarray, resp: np.ndarray, floor: np.ndarray) -> None:
-        nk = resp.sum(0) + 1e-10
-        self.weights = nk / nk.sum()
-        self.means = (resp.T @ z) / nk[:, None]
-        d = z.shape[1]
-        covs = np.empty((self.n_mix, d, d))
-        for m in range(self.n_mix):
-            zc = z - self.means[m]
-            covs[m] = (zc * resp[:, m:m + 1]).T @ zc / nk[m]
-            covs[m][np.diag_indices(d)] += floor
-        self.covs = covs
-
-    def fit(self, z: np.ndarray, warm_start: bool = False,
-            progress: Optional[Callable[[int, float], None]] = None) -> "JointGMM":
-        """Fit on joint vectors ``z`` ``(N, Dz)``; ``warm_start`` continues from the current parameters.
-
-        ``progress(iteration, mean log-likelihood)`` is called after every E-step.
-        """
-        z = np.asarray(z, dtype=np.float64)
-        if z.ndim != 2 or len(z) < 2 * self.n_mix:
-            raise SpeechprocError(f"gmm: need at least {2 * self.n_mix} joint frames (N, Dz) for {self.n_mix} "
-                                  f"mixtures, got shape {z.shape}; use fewer mixtures or more data")
-        floor = self.reg * z.var(0) + 1e-10
-        if not (warm_start and self.means is not None):
-            rng = np.random.default_rng(self.seed)
-            labels = _kmeans_pp(z, self.n_mix, rng)
-            resp = np.zeros((len(z), self.n_mix))
-            resp[np.arange(len(z)), labels] = 1.0
-            self._mstep(z, resp, floor)
-        self.history = []
-        self._cond = None
-        for it in range(self.n_iter):
-            resp, ll = self._estep(z)
-            self.history.append(ll)
-            if progress is not None:
-                progress(it, ll)
-            if it > 0 and ll - self.history[-2] < self.tol:
-                break
-            self._mstep(z, resp, floor)
-        else:
-            _, ll = self._estep(z)
-            self.history.append(ll)
-        return self
 
     def log_likelihood(self, z: np.ndarray) -> float:
         """Mean log-likelihood per frame of ``z`` ``(N, Dz)``."""
