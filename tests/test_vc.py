@@ -196,6 +196,43 @@ def test_spectral_filter_moves_the_envelope_towards_the_target() -> None:
     assert mcd(out, tgt, SR).mcd < 0.5 * mcd(src, tgt, SR).mcd
 
 
+WORLD_CFG = {"method": "identity", "features": {"analysis": "world", "alpha": 0.42}, "vocoder": "world",
+             "f0_transform": "linear"}
+
+
+def test_linear_log_f0_transform_maps_mean_and_variance() -> None:
+    from speechproc.vc.features import F0Stats
+
+    rng = np.random.default_rng(0)
+    src = np.exp(np.log(110.0) + 0.15 * rng.standard_normal(2000))
+    src[::7] = 0.0  # unvoiced frames stay unvoiced
+    s_stats = F0Stats(float(np.log(src[src > 0]).mean()), float(np.log(src[src > 0]).std()), int((src > 0).sum()))
+    t_stats = F0Stats(float(np.log(220.0)), 0.25, 1000)
+    out = VoiceConverter(IdentityMapping(), VCFeatureConfig(analysis="world", alpha=0.42), s_stats, t_stats,
+                         WORLD_CFG).convert_f0(src)
+    assert np.array_equal(out == 0, src == 0)
+    lo = np.log(out[out > 0])
+    assert lo.mean() == pytest.approx(np.log(220.0), abs=1e-9) and lo.std() == pytest.approx(0.25, abs=1e-9)
+
+
+def test_world_vocoder_converts_length_rate_and_pitch() -> None:
+    from speechproc.score.mcd import world_analysis
+    from speechproc.vc.features import F0Stats
+
+    x = voiced(1.0, f0=120.0, seed=7)
+    conv = VoiceConverter(IdentityMapping(), VCFeatureConfig(analysis="world", alpha=0.42),
+                          F0Stats(float(np.log(120.0)), 0.1, 100), F0Stats(float(np.log(180.0)), 0.1, 100), WORLD_CFG)
+    y = conv(x[::2], SR // 2)  # 8 kHz input: resampled to the analysis rate first
+    assert y.dtype == np.float32 and len(y) == len(x) and conv.sample_rate == SR
+    f_in, f_out = world_analysis(x, SR).f0, world_analysis(y, SR).f0
+    ratio = np.median(f_out[f_out > 0]) / np.median(f_in[f_in > 0])
+    assert ratio == pytest.approx(1.5, rel=0.05)
+    with pytest.raises(SpeechprocError, match="vocoder world needs WORLD features"):
+        check_config({**WORLD_CFG, "features": {"analysis": "stft"}})
+    with pytest.raises(SpeechprocError, match="f0_transform linear goes with vocoder world"):
+        check_config({**WORLD_CFG, "vocoder": "diff"})
+
+
 def test_config_errors_name_the_option() -> None:
     with pytest.raises(SpeechprocError, match="unknown option 'n_mixtures'"):
         check_config({"gmm": {"n_mixtures": 3}})

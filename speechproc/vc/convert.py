@@ -23,6 +23,12 @@ and the signal resynthesised by inverse STFT. The source's energy (``c_0``) and 
 F0 moves only by the global pitch shift (the mean part of the log-F0 transform; the variance ratio
 is stored but a waveform-domain pitch shift cannot apply it frame by frame).
 
+With ``features.analysis: world`` the features are WORLD + SPTK mel-cepstra (sprocket's), the
+differential filter reads its gain from ``pysptk.mc2sp``, and ``vocoder: world`` resynthesises
+with WORLD instead: the converted envelope (source ``c_0``), the source's aperiodicity, and the
+source F0 through the full linear log-F0 transform (``f0_transform: linear``:
+``log f0' = mu_t + sigma_t / sigma_s (log f0 - mu_s)``, mean *and* variance).
+
 Experiment dir (``train_vc``): ``vc.json`` (method, merged config, F0 statistics, training summary,
 command, environment), ``config.yaml`` (the merged config), ``model.npz`` (GMM) or ``model.pt``
 (DNN), ``train.log``.
@@ -69,13 +75,15 @@ METHODS = ("gmm", "dnn", "identity")
 DEFAULT_CONFIG: Dict[str, Any] = {
     "method": "gmm",
     "features": VCFeatureConfig().to_dict(),
-    "f0_transform": "pitch_shift",   # pitch_shift (the source moves to the target's mean log-F0) or none
+    "f0_transform": "pitch_shift",   # pitch_shift (the source moves to the target's mean log-F0), linear (mean and
+                                     # variance of log-F0, applied by the world vocoder) or none
     "align_iterations": 3,           # DTW rounds; from the 2nd the converted source is aligned
     "max_frames": 40000,             # training pairs kept (random subset) per round
     "mlpg": True,                    # MLPG over static + delta (False: static means only)
     "gv_postfilter": 0.0,            # 0..1: weight of the global-variance postfilter on the converted c_1..
     "vocoder": "diff",               # diff: filter the source STFT, keep its phase; griffin_lim: its log-mel through
-                                     # speechproc.decode.vocoder's Griffin-Lim (the TTS vocoder path)
+                                     # speechproc.decode.vocoder's Griffin-Lim (the TTS vocoder path); world: WORLD
+                                     # synthesis (features.analysis world)
     "seed": 0,
     "gmm": {"n_mix": 32, "n_iter": 30, "reg": 1e-3, "mixture": "posterior"},
     "dnn": {"context": 2, "hidden": 256, "layers": 3, "dropout": 0.3, "epochs": 20, "batch_size": 256, "lr": 1e-3,
@@ -108,10 +116,16 @@ def check_config(cfg: Mapping[str, Any], where: str = "vc config") -> Dict[str, 
     out = merge_config(DEFAULT_CONFIG, cfg, where=where)
     if out["method"] not in METHODS:
         raise SpeechprocError(f"{where}: method '{out['method']}' is not one of {', '.join(METHODS)}")
-    if out["f0_transform"] not in ("pitch_shift", "none"):
-        raise SpeechprocError(f"{where}: f0_transform '{out['f0_transform']}' must be pitch_shift or none")
-    if out["vocoder"] not in ("diff", "griffin_lim"):
-        raise SpeechprocError(f"{where}: vocoder '{out['vocoder']}' must be diff or griffin_lim")
+    if out["f0_transform"] not in ("pitch_shift", "linear", "none"):
+        raise SpeechprocError(f"{where}: f0_transform '{out['f0_transform']}' must be pitch_shift, linear or none")
+    if out["vocoder"] not in ("diff", "griffin_lim", "world"):
+        raise SpeechprocError(f"{where}: vocoder '{out['vocoder']}' must be diff, griffin_lim or world")
+    analysis = dict(out["features"]).get("analysis", "stft")
+    if out["vocoder"] == "world" and analysis != "world":
+        raise SpeechprocError(f"{where}: vocoder world needs WORLD features: set features.analysis: world")
+    if (out["f0_transform"] == "linear") != (out["vocoder"] == "world"):
+        raise SpeechprocError(f"{where}: f0_transform linear goes with vocoder world (it applies the transform frame "
+                              f"by frame); the diff and griffin_lim vocoders take pitch_shift or none")
     if out["gmm"]["mixture"] not in ("best", "posterior"):
         raise SpeechprocError(f"{where}: gmm.mixture '{out['gmm']['mixture']}' must be best or posterior")
     VCFeatureConfig.from_dict(out["features"], where)
@@ -152,7 +166,8 @@ class IdentityMapping:
 
 
 def _f0_shift(src: Optional[F0Stats], tgt: Optional[F0Stats], mode: str) -> float:
-    if mode == "none" or src is None or tgt is None:
+    """Semitones the source waveform is shifted by before analysis (``pitch_shift`` only)."""
+    if mode != "pitch_shift" or src is None or tgt is None:
         return 0.0
     return 12.0 * (tgt.mean - src.mean) / math.log(2.0)
 
@@ -262,6 +277,31 @@ class VoiceConverter:
         out = self._vocoder(compute_mel(y, self._vocoder.mel_config))
         return np.pad(out, (0, max(0, len(y) - len(out))))[: len(y)]
 
+    def convert_f0(self, f0: np.ndarray) -> np.ndarray:
+        """The linear log-F0 transform of a source F0 track ``(T,)`` (0 = unvoiced stays 0)."""
+        out = np.zeros_like(f0, dtype=np.float64)
+        v = f0 > 0
+        if self.f0_src is None or self.f0_tgt is None or self.config["f0_transform"] == "none":
+            out[v] = f0[v]
+            return out
+        ratio = self.f0_tgt.std / max(self.f0_src.std, 1e-6)
+        out[v] = np.exp(self.f0_tgt.mean + ratio * (np.log(f0[v]) - self.f0_src.mean))
+        return out
+
+    def _world(self, x: np.ndarray) -> np.ndarray:
+        """WORLD resynthesis: converted envelope, source aperiodicity, transformed F0."""
+        import pyworld
+
+        from speechproc.vc.features import mcep_to_sp, sp_to_mcep, world_params
+
+        f = self.features
+        p = world_params(x, f)
+        c = sp_to_mcep(p.sp, f)
+        mc = np.concatenate([c[:, :1], self.convert_static(c)], axis=1)
+        sp = mcep_to_sp(mc, f, p.fft_size)
+        y = pyworld.synthesize(self.convert_f0(p.f0), sp, p.ap, f.sample_rate, 1000.0 * f.hop / f.sample_rate)
+        return np.pad(y, (0, max(0, len(x) - len(y))))[: len(x)]
+
     def __call__(self, wave: np.ndarray, sample_rate: int) -> np.ndarray:
         """Convert ``wave`` ``(N,)`` at ``sample_rate``; returns float32 ``(N',)`` at :attr:`sample_rate`
         (``N' = N`` when the rates agree)."""
@@ -271,8 +311,18 @@ class VoiceConverter:
         x = self.prepare_source(wave, sample_rate)
         if len(x) == 0:
             return x
+        if self.config["vocoder"] == "world":
+            y = self._world(x)
+            peak = float(np.abs(y).max()) if len(y) else 0.0
+            return (y * (0.99 / peak) if peak > 0.99 else y).astype(np.float32)
         c = extract_mcep(x, f)
-        log_gain = mcep_to_log_amplitude(self.convert_static(c) - c[:, 1:], f.alpha, f.n_fft, first=1)  # (T, F)
+        if f.analysis == "world":  # log amplitude of the envelope difference (c_0 = 0) by SPTK
+            from speechproc.vc.features import mcep_to_sp
+
+            diff = np.concatenate([np.zeros((len(c), 1)), self.convert_static(c) - c[:, 1:]], axis=1)
+            log_gain = 0.5 * np.log(np.maximum(mcep_to_sp(diff, f, f.n_fft), 1e-20))
+        else:
+            log_gain = mcep_to_log_amplitude(self.convert_static(c) - c[:, 1:], f.alpha, f.n_fft, first=1)  # (T, F)
         pad = max(0, f.n_fft - len(x))
         xp = np.pad(x, (0, pad))
         spec = librosa.stft(xp, n_fft=f.n_fft, hop_length=f.hop, window="hann", center=True, pad_mode="reflect")

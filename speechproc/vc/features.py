@@ -47,6 +47,10 @@ __all__ = [
     "warp_frequencies",
     "mcep_to_log_amplitude",
     "align_pairs",
+    "WorldParams",
+    "world_params",
+    "sp_to_mcep",
+    "mcep_to_sp",
     "mel_cepstrum",
     "f0_track",
 ]
@@ -141,7 +145,10 @@ class VCFeatureConfig:
         alpha: all-pass warping constant (0.41 at 16 kHz).
         n_fft: STFT size (also the analysis window); hop: frame shift in samples.
         silence_db: frames more than this below the loudest frame are silence (left out of the pairs).
-        f0_min, f0_max: pyin search range (Hz).
+        f0_min, f0_max: F0 search range (Hz).
+        analysis: ``stft`` (the STFT mel-cepstrum of :func:`mel_cepstrum`, pyin F0) or ``world``
+            (WORLD: DIO + StoneMask F0, CheapTrick envelope, D4C aperiodicity, and SPTK's ``sp2mc``
+            mel-cepstrum, as sprocket; needed by the ``world`` vocoder).
     """
 
     sample_rate: int = 16000
@@ -152,6 +159,7 @@ class VCFeatureConfig:
     silence_db: float = 45.0
     f0_min: float = 65.0
     f0_max: float = 600.0
+    analysis: str = "stft"
 
     def __post_init__(self) -> None:
         if self.order < 1 or self.n_fft < 2 * self.order or self.hop < 1:
@@ -159,6 +167,8 @@ class VCFeatureConfig:
                                   f"n_fft {self.n_fft}, hop {self.hop}")
         if not -1.0 < self.alpha < 1.0:
             raise SpeechprocError(f"vc features: alpha must be in (-1, 1), got {self.alpha}")
+        if self.analysis not in ("stft", "world"):
+            raise SpeechprocError(f"vc features: analysis must be stft or world, got '{self.analysis}'")
 
     def to_dict(self) -> Dict[str, object]:
         """Plain dict (for ``vc.json``)."""
@@ -197,8 +207,53 @@ def _at_rate(wave: np.ndarray, sample_rate: int, cfg: VCFeatureConfig) -> np.nda
     return x
 
 
+@dataclass
+class WorldParams:
+    """WORLD analysis of one utterance at ``cfg.hop`` frames: ``f0`` ``(T,)`` (0: unvoiced), ``sp`` power
+    envelope and ``ap`` aperiodicity ``(T, fft_size / 2 + 1)``."""
+
+    f0: np.ndarray
+    sp: np.ndarray
+    ap: np.ndarray
+
+    @property
+    def fft_size(self) -> int:
+        return 2 * (self.sp.shape[1] - 1)
+
+
+def world_params(wave: np.ndarray, cfg: VCFeatureConfig, aperiodicity: bool = True) -> WorldParams:
+    """WORLD analysis (``pyworld``: DIO + StoneMask, CheapTrick, D4C) of ``wave`` ``(N,)`` at ``cfg.sample_rate``;
+    ``T = 1 + N // hop`` frames."""
+    import pyworld
+
+    x = np.asarray(wave, dtype=np.float64)
+    fs, period = cfg.sample_rate, 1000.0 * cfg.hop / cfg.sample_rate
+    f0, t = pyworld.dio(x, fs, f0_floor=cfg.f0_min, f0_ceil=cfg.f0_max, frame_period=period)
+    f0 = pyworld.stonemask(x, f0, t, fs)
+    sp = pyworld.cheaptrick(x, f0, t, fs, f0_floor=cfg.f0_min)
+    ap = pyworld.d4c(x, f0, t, fs) if aperiodicity else np.zeros_like(sp)
+    return WorldParams(f0, sp, ap)
+
+
+def sp_to_mcep(sp: np.ndarray, cfg: VCFeatureConfig) -> np.ndarray:
+    """SPTK mel-cepstrum ``(T, order + 1)`` of a WORLD power envelope ``(T, F)`` (``pysptk.sp2mc``)."""
+    import pysptk
+
+    return pysptk.sp2mc(np.maximum(sp, 1e-16), order=cfg.order, alpha=cfg.alpha)
+
+
+def mcep_to_sp(mcep: np.ndarray, cfg: VCFeatureConfig, fft_size: int) -> np.ndarray:
+    """Power envelope ``(T, fft_size / 2 + 1)`` of SPTK mel-cepstra ``(T, order + 1)`` (``pysptk.mc2sp``)."""
+    import pysptk
+
+    return pysptk.mc2sp(np.ascontiguousarray(mcep, dtype=np.float64), cfg.alpha, fft_size)
+
+
 def extract_mcep(wave: np.ndarray, cfg: VCFeatureConfig) -> np.ndarray:
-    """Mel-cepstra ``(T, order + 1)`` of ``wave`` ``(N,)`` at ``cfg.sample_rate``; ``T = 1 + N // hop``."""
+    """Mel-cepstra ``(T, order + 1)`` of ``wave`` ``(N,)`` at ``cfg.sample_rate``; ``T = 1 + N // hop``
+    (``cfg.analysis``: the STFT analysis, or WORLD + SPTK)."""
+    if cfg.analysis == "world":
+        return sp_to_mcep(world_params(wave, cfg, aperiodicity=False).sp, cfg)
     return mel_cepstrum(wave, cfg.sample_rate, order=cfg.order, alpha=cfg.alpha, n_fft=cfg.n_fft, hop=cfg.hop)
 
 
@@ -210,7 +265,11 @@ def f0_stats(waves: Sequence[np.ndarray], cfg: VCFeatureConfig) -> F0Stats:
     """
     logs: List[np.ndarray] = []
     for w in waves:
-        f0, voiced = f0_track(w, cfg.sample_rate, fmin=cfg.f0_min, fmax=cfg.f0_max)
+        if cfg.analysis == "world":
+            f0 = world_params(w, cfg, aperiodicity=False).f0
+            voiced = f0 > 0
+        else:
+            f0, voiced = f0_track(w, cfg.sample_rate, fmin=cfg.f0_min, fmax=cfg.f0_max)
         # pyin parks creaky and doubtful frames at the ends of the search range: leave those out
         ok = voiced & np.isfinite(f0) & (f0 > 1.02 * cfg.f0_min) & (f0 < 0.98 * cfg.f0_max)
         logs.append(np.log(f0[ok]))

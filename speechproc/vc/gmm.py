@@ -12,10 +12,10 @@ uses the most likely mixture per frame (Toda's sub-optimum, as sprocket); ``"pos
 posterior-weighted mean and covariance.
 
 The joint density is fitted by scikit-learn's ``GaussianMixture`` (full covariances, k-means++
-initialisation, EM), one EM iteration per call with ``warm_start`` so that the log-likelihood of
-every iteration is logged. It runs on the joint vectors standardised per dimension, so its
-``reg_covar`` adds ``reg`` times the data's per-dimension variance to the covariance diagonals;
-the parameters are mapped back to the feature scale. The conditional conversion and MLPG are ours.
+initialisation or the previous model, EM; the log-likelihood of every iteration is kept). It runs on
+the joint vectors standardised per dimension, so its ``reg_covar`` adds ``reg`` times the data's
+per-dimension variance to the covariance diagonals; the parameters are mapped back to the feature
+scale. The conditional conversion and MLPG are ours.
 
 >>> rng = np.random.default_rng(0)
 >>> z = np.concatenate([rng.normal(size=(400, 2)), rng.normal(size=(400, 2)) + 5.0])
@@ -120,7 +120,7 @@ class JointGMM:
             progress: Optional[Callable[[int, float], None]] = None) -> "JointGMM":
         """Fit on joint vectors ``z`` ``(N, Dz)``; ``warm_start`` continues from the current parameters.
 
-        ``progress(iteration, mean log-likelihood)`` is called after every EM iteration.
+        ``progress(iteration, mean log-likelihood)`` is called for every EM iteration once the fit is done.
         """
         import warnings
 
@@ -133,26 +133,22 @@ class JointGMM:
                                   f"mixtures, got shape {z.shape}; use fewer mixtures or more data")
         mu, sd = z.mean(0), z.std(0) + 1e-10
         zs = (z - mu) / sd
-        gm = GaussianMixture(self.n_mix, covariance_type="full", tol=0.0, reg_covar=max(self.reg, 1e-10),
-                             max_iter=1, init_params="k-means++", random_state=self.seed, warm_start=True)
+        gm = GaussianMixture(self.n_mix, covariance_type="full", tol=max(self.tol, 0.0), reg_covar=max(self.reg, 1e-10),
+                             max_iter=max(self.n_iter, 1), init_params="k-means++", random_state=self.seed)
         if warm_start and self.means is not None:
             covs = self.covs / np.outer(sd, sd)[None]
             gm.weights_init = self.weights / self.weights.sum()
             gm.means_init = (self.means - mu) / sd
             gm.precisions_init = np.linalg.inv(covs)
-        self.history = []
         self._cond = None
         log_sd = float(np.log(sd).sum())  # density of z = density of zs / prod(sd)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            for it in range(max(self.n_iter, 1)):
-                gm.fit(zs)  # one EM iteration from the previous parameters
-                ll = float(gm.score(zs)) - log_sd
-                self.history.append(ll)
-                if progress is not None:
-                    progress(it, ll)
-                if it > 0 and ll - self.history[-2] < self.tol:
-                    break
+            gm.fit(zs)
+        self.history = [float(v) - log_sd for v in gm.lower_bounds_]  # E-step log-likelihood of every iteration
+        if progress is not None:
+            for it, ll in enumerate(self.history):
+                progress(it, ll)
         self.weights = gm.weights_
         self.means = gm.means_ * sd + mu
         self.covs = gm.covariances_ * np.outer(sd, sd)[None]
