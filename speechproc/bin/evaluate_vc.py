@@ -17,7 +17,7 @@ import shlex
 import sys
 from typing import Optional, Sequence
 
-from speechproc.utils import run_verb, setup_logging
+from speechproc.utils import SpeechprocError, run_verb, setup_logging
 
 __all__ = ["get_parser", "main"]
 
@@ -46,6 +46,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="speaker model dir for the similarity columns; auto: newest under egs/an4/spk/exp; none: off")
     p.add_argument("--table", default=None, help="write the table of all rows here (markdown)")
     p.add_argument("--title", default="", help="heading of --table")
+    p.add_argument("--readme", default=None, help="also write the --table text into this README, between the markers "
+                   "<!-- results:SECTION --> and <!-- /results:SECTION -->")
+    p.add_argument("--section", default=None, help="the README section of --readme (default: the --table file's stem)")
     p.add_argument("--nthreads", type=int, default=1, help="judge threads (default 1)")
     p.add_argument("conv_dirs", nargs="*", metavar="CONV_DIR", help="conversion dirs (data dirs of converted wavs)")
     return p
@@ -74,6 +77,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         judge_backend=args.judge_backend, judge_model=args.judge_model, normalize=args.normalize,
                         ref_text=args.ref_text, f0=not args.no_f0, speaker_exp=args.speaker_exp, table=args.table,
                         title=args.title, command=command, max_utts=args.max_utts, mos=False if args.no_mos else None)
+    if args.readme:
+        from pathlib import Path
+
+        from speechproc.score.results import update_readme_section
+
+        if not args.table:
+            raise SpeechprocError("--readme needs --table (the generated table is what goes into the README)")
+        text = Path(args.table).read_text(encoding="utf-8").replace(f"# {args.title}\n", f"**{args.title}**\n", 1)
+        update_readme_section(args.readme, args.section or Path(args.table).stem, text)
     return 0
 
 
