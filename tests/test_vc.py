@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import types
 from pathlib import Path
 from typing import Sequence, Tuple
@@ -350,16 +349,13 @@ def test_vcc2016_vc_recipe_smoke(tmp_path: Path) -> None:
     require_corpus("vcc2016")
     pytest.importorskip("faster_whisper", reason="faster-whisper is not installed")
     recipe = recipe_copy(tmp_path, "vcc2016/vc")
-    start = time.perf_counter()
     p = subprocess.run(["bash", str(recipe / "run.sh"), "--profile", "quick", "--nj", "1", "--max-utts", "3"],
                        capture_output=True, text=True, env=recipe_env(OMP_NUM_THREADS="1"))
-    elapsed = time.perf_counter() - start
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     table = (recipe / "exp" / "quick" / "RESULTS_SF1_TF1.md").read_text()
     rows = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in table.splitlines() if line.startswith("| ")}
     assert set(rows) >= {"no conversion (source)", "gmm", "dnn", "natural target"}
     for name in ("no conversion (source)", "gmm", "dnn"):
-        mcd_tgt, cer = rows[name][1].strip(), rows[name][7].strip()
-        assert float(mcd_tgt) > 0 and float(cer) >= 0, (name, rows[name])
+        mos, mcd_tgt, cer = (rows[name][i].strip() for i in (1, 2, 7))  # utts, MOS, MCD to target, ..., CER
+        assert 1.0 <= float(mos) <= 5.0 and float(mcd_tgt) > 0 and float(cer) >= 0, (name, rows[name])
     assert (recipe / "exp" / "quick" / "SF1_TF1_gmm" / "convert_SF1_eval" / "eval" / "result.md").is_file()
-    assert elapsed < 150, f"quick recipe took {elapsed:.0f} s"
