@@ -318,7 +318,8 @@ def write_model(ckpts: Sequence[Checkpoint], modules: Sequence[str], out_path: P
     """Average ``modules`` of the checkpoints ``ckpts`` into ``out_path`` (atomically), the file inference loads."""
     state = {}
     for name in modules:
-        state[name] = average_checkpoints(ckpts, name, parameter_loader=lambda p, **kw: torch.load(p, map_location="cpu"))
+        state[name] = average_checkpoints(ckpts, name, parameter_loader=lambda p, **kw: torch.load(p, map_location="cpu",
+                                                                                        weights_only=True))
     tmp = out_path.with_name(f".{out_path.name}.tmp.{os.getpid()}")
     torch.save({"modules": state, "averaged": [c.path.name for c in ckpts], **meta}, tmp)
     os.replace(tmp, out_path)

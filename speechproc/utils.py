@@ -134,3 +134,26 @@ def run_verb(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Opt
         print(f"{prog}: interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(rc or 0)
+
+
+def load_weights(path: PathLike) -> object:
+    """``torch.load`` of a weights file with ``weights_only=True`` (tensors, dicts, lists, numbers and
+    strings only), so loading a model never runs code from it; anything else is refused with an
+    error naming the file."""
+    import pickle
+
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise SpeechprocError(f"{path}: weights file not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise SpeechprocError(f"{path}: not a plain weights file (it holds objects other than tensors and plain "
+                              f"data, which could run code when loaded); refusing to load it. Re-export the "
+                              f"weights or retrain: {str(e).splitlines()[0]}") from e
+    except Exception as e:  # noqa: BLE001 - a corrupt file fails anywhere inside the unpickler
+        first = (str(e).splitlines() or [type(e).__name__])[0]
+        raise SpeechprocError(f"{path}: unreadable or truncated weights file ({type(e).__name__}: {first}); "
+                              f"re-export or retrain it") from e

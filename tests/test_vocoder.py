@@ -215,3 +215,30 @@ def test_stale_dump_is_refused(dumps: Path, tmp_path: Path) -> None:
     ds = make_vocoder_dataset(dump, segment_frames=None)
     with pytest.raises(SpeechprocError, match="stale: re-run compute_mel"):
         ds[0]
+
+
+class _Payload:
+    """A pickle that would create a file when unpickled (what a tampered model.pt could carry)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_model_file_with_a_pickle_payload_is_refused_and_never_runs(dumps: Path, tmp_path: Path) -> None:
+    exp = tmp_path / "voc"
+    _train(dumps, exp, 0, "--number_of_epochs", "1", vocos=True)
+    state = torch.load(exp / "model.pt")
+    marker = tmp_path / "payload_ran"
+    state["extra"] = _Payload(str(marker))
+    torch.save(state, exp / "model.pt")
+    with pytest.raises(SpeechprocError, match="not a plain weights file"):
+        make_vocoder("vocos", MelConfig(), checkpoint=str(exp))
+    with pytest.raises(SpeechprocError, match="not a plain weights file"):
+        _train(dumps, tmp_path / "ft", 0, "--init_model", str(exp / "model.pt"), vocos=True)
+    assert not marker.exists()
+    (exp / "model.pt").write_bytes(b"\x80\x02truncated")
+    with pytest.raises(SpeechprocError, match="weights file"):
+        make_vocoder("vocos", MelConfig(), checkpoint=str(exp))

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechproc.utils import PathLike, SpeechprocError
+from speechproc.utils import PathLike, SpeechprocError, load_weights
 
 __all__ = ["DecodeConfig", "Speech2Text", "load_trained_modules", "greedy_attention"]
 
@@ -107,7 +107,7 @@ def load_trained_modules(exp_dir: PathLike, extra_overrides: Optional[dict] = No
     overrides["output_folder"] = str(exp_dir)
     overrides.update(extra_overrides or {})
     hparams = load_hyperpyyaml(text, overrides)
-    state = torch.load(weights, map_location="cpu")
+    state = load_weights(weights)  # tensors and plain data only: loading never runs code
     modules = hparams["modules"]
     for name, module in modules.items():
         if name in state["modules"]:

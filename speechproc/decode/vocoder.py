@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from speechproc.features.mel import MelConfig, mel_basis
-from speechproc.utils import PathLike, SpeechprocError
+from speechproc.utils import PathLike, SpeechprocError, load_weights
 
 __all__ = ["Vocoder", "GriffinLimVocoder", "GANVocoder", "VOCODERS", "make_vocoder"]
 
@@ -147,7 +147,7 @@ class GANVocoder(Vocoder):
             if not path.is_file():
                 raise SpeechprocError(f"{path}: HiFi-GAN checkpoint not found; train one (task: vocoder) or use "
                                       f"--vocoder griffin_lim")
-            ckpt = torch.load(path, map_location="cpu")
+            ckpt = load_weights(path)
             if not isinstance(ckpt, dict) or "generator" not in ckpt or "config" not in ckpt:
                 raise SpeechprocError(f"{path}: not a HiFi-GAN vocoder checkpoint (needs keys 'generator' and "
                                       f"'config', or a vocoder experiment dir)")

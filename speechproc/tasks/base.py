@@ -24,6 +24,7 @@ import speechbrain as sb
 import torch
 
 from speechproc.train import write_snapshot
+from speechproc.utils import load_weights
 
 __all__ = ["TaskBrain"]
 
@@ -50,7 +51,7 @@ class TaskBrain(sb.Brain):
         path = Path(init)
         if not path.is_file():
             raise SpeechprocError(f"init_model {path}: not found; train the initial model first")
-        state = torch.load(path, map_location="cpu", weights_only=True).get("modules", {})
+        state = load_weights(path).get("modules", {})
         loaded = [name for name in self.modules if name in state]
         if not loaded:
             raise SpeechprocError(f"init_model {path}: holds modules {sorted(state)}, none of this run's "

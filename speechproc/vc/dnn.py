@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from speechproc.utils import SpeechprocError
+from speechproc.utils import SpeechprocError, load_weights
 
 __all__ = ["FrameDNN", "stack_context", "DNNMapping"]
 
@@ -192,7 +192,7 @@ class DNNMapping:
     @classmethod
     def load(cls, path) -> "DNNMapping":
         """Read a model written by :meth:`save`."""
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = load_weights(path)
         m = cls(**ckpt["hparams"])
         h = m.hparams
         m.net = FrameDNN(ckpt["dims"][0], ckpt["dims"][1], h["hidden"], h["layers"], h["dropout"])

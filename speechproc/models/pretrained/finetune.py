@@ -41,7 +41,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 import torch
 from speechbrain.utils import checkpoints
 
-from speechproc.utils import SpeechprocError
+from speechproc.utils import SpeechprocError, load_weights
 
 __all__ = ["STRATEGIES", "apply_strategy", "count_parameters", "trainable_state_dict", "load_trainable_state_dict",
            "TrainableStateModule"]
@@ -193,4 +193,4 @@ class TrainableStateModule(torch.nn.Module):
     @checkpoints.mark_as_loader
     def _load(self, path, end_of_epoch=True):
         del end_of_epoch
-        self.load_trained_state(torch.load(path, map_location="cpu", weights_only=True), str(path))
+        self.load_trained_state(load_weights(path), str(path))

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from speechproc.models.tts.tacotron2 import Tacotron2
+from speechproc.utils import load_weights
 
 
 class Seq2SeqVC(Tacotron2):
@@ -83,7 +84,7 @@ def init_from(model: nn.Module, path, module: str = "model", prefixes=("encoder.
     Returns:
         ``(copied, skipped)`` lists of key names (skipped with the reason).
     """
-    state = torch.load(path, map_location="cpu")
+    state = load_weights(path)
     if isinstance(state.get("modules"), dict):  # the trainer's model.pt: {"modules": {name: state_dict}}
         state = state["modules"]
     src = state[module] if module in state and isinstance(state[module], dict) else state
