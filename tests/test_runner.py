@@ -95,6 +95,13 @@ def test_stages_skip_force_and_failure(tmp_path: Path) -> None:
     assert "forced failure" in p.stderr
     assert not (d / ".stages/02_train.done").exists()
     assert (d / "out/score.log").read_text() == "scored\n"  # stage 4 did not run after the failure
+    # a stage range that selects nothing is an error listing the stages, not a silent success
+    p = run(d, "--stage", "99", check=False)
+    assert p.returncode != 0 and "no stage between 99 and 10000; this recipe's stages are: 1 2 4" in p.stderr
+    p = run(d, "--stage", "3", "--stop-stage", "3", check=False)
+    assert p.returncode != 0 and "stages are: 1 2 4" in p.stderr
+    p = run(d, "--stage", "4", "--stop-stage", "2", check=False)
+    assert p.returncode != 0 and "--stage 4 is after --stop-stage 2" in p.stderr
 
 
 @pytest.mark.parametrize("recipe", RECIPES)

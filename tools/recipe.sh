@@ -154,6 +154,14 @@ recipe_main() {
   local name script n title marker start rc elapsed ran=0
   for name in $(_recipe_options); do export "${name?}"; done
   export SPEECHPROC_ROOT="$_recipe_root"
+  [ "$stage" -le "$stop_stage" ] || _recipe_die "--stage $stage is after --stop-stage $stop_stage"
+  local all="" selected=0
+  for script in $(_recipe_stage_scripts); do
+    n=$((10#${script%%_*}))
+    all="$all $n"
+    [ "$n" -ge "$stage" ] && [ "$n" -le "$stop_stage" ] && selected=$((selected + 1))
+  done
+  [ "$selected" -gt 0 ] || _recipe_die "no stage between $stage and $stop_stage; this recipe's stages are:$all"
   mkdir -p .stages
   for script in $(_recipe_stage_scripts); do
     n=$((10#${script%%_*}))
