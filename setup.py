@@ -4,8 +4,10 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 here = Path(__file__).resolve().parent
+# tools/requirements.txt pins the exact versions the recipes are measured with (tools/install.sh); a user
+# installing the package into an existing environment gets lower bounds only.
 requirements = [
-    line.strip()
+    line.strip().replace("==", ">=")
     for line in (here / "tools" / "requirements.txt").read_text().splitlines()
     if line.strip() and not line.startswith("#") and not line.startswith(("pytest", "ruff"))
 ]

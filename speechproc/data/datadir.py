@@ -288,12 +288,6 @@ class DataDir:
         base = prefix if prefix is not None else self.source
         return str(Path(base) / fname) if base else fname
 
-    def _rec_of(self, utt: str) -> Optional[str]:
-        if self.segments is not None:
-            seg = self.segments.get(utt)
-            return seg.recording if seg is not None else None
-        return utt
-
     # ------------------------------------------------------------------ load / save
     @classmethod
     def load(cls, path: PathLike, validate: bool = True) -> "DataDir":

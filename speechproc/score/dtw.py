@@ -1,4 +1,5 @@
-"""Dynamic time warping between two feature sequences (for MCD, F0 comparison and voice conversion).
+"""Dynamic time warping between two feature sequences (the frame pairing of the frame-level voice conversion;
+the evaluation uses librosa's DTW, :mod:`speechproc.score.mcd`).
 
 :func:`dtw` aligns ``x`` ``(N, D)`` with ``y`` ``(M, D)`` by the symmetric step pattern
 ``(1, 1)``, ``(1, 0)``, ``(0, 1)`` with unit weights on a frame-distance matrix (Euclidean by
@@ -17,7 +18,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-__all__ = ["distance_matrix", "dtw", "warp"]
+__all__ = ["distance_matrix", "dtw"]
 
 try:  # numba ships with librosa; the pure-Python loop is a slow fallback
     from numba import njit
@@ -115,8 +116,3 @@ def dtw(x: np.ndarray, y: np.ndarray, metric: str = "euclidean", band: Optional[
     acc = _accumulate(np.ascontiguousarray(c), b)
     path = _backtrack(acc)
     return float(acc[n, m]), path
-
-
-def warp(x: np.ndarray, y: np.ndarray, path: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """The two sequences read along ``path``: ``(x[path[:, 0]], y[path[:, 1]])``, each ``(K, ...)``."""
-    return np.asarray(x)[path[:, 0]], np.asarray(y)[path[:, 1]]
