@@ -223,7 +223,8 @@ def test_cli_exit_status_and_stderr(tmp_path):
     assert usage.returncode == 2 and "missing the command" in usage.stderr
 
 
-def test_local_interrupt_kills_running_jobs(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_local_interrupt_kills_running_jobs(tmp_path, sig):
     # --max-parallel 2: both jobs run at once even where this process may use a single CPU
     p = subprocess.Popen(CLI + ["--max-parallel", "2", "JOB=1:2", "log/int.JOB.log", "--", "echo $$ > pid.JOB; exec sleep 30"],
                          cwd=tmp_path, stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default)
@@ -232,7 +233,7 @@ def test_local_interrupt_kills_running_jobs(tmp_path):
     while time.time() < deadline and not all(f.exists() and f.read_text().strip() for f in pids):
         time.sleep(0.05)
     assert all(f.exists() for f in pids), "the jobs did not start within 20 s"
-    p.send_signal(signal.SIGINT)
+    p.send_signal(sig)
     _, err = p.communicate(timeout=15)
     assert p.returncode == 130, err
     for f in pids:

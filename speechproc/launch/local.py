@@ -2,8 +2,8 @@
 
 Each task runs as ``bash -c <command>`` in its own process group with the caller's working
 directory and environment, stdin from /dev/null, stdout and stderr appended to its log between
-the ``run.pl``-style header and footer. Ctrl-C or SIGTERM stop every running task's process group
-(SIGTERM, then SIGKILL after two seconds) and start no further task.
+the ``run.pl``-style header and footer. Ctrl-C, SIGTERM or SIGHUP (the terminal closed) stop every
+running task's process group (SIGTERM, then SIGKILL after two seconds) and start no further task.
 """
 from __future__ import annotations
 
@@ -102,15 +102,16 @@ def run_local(tasks: Sequence[Task], max_parallel: Optional[int] = None, threads
         threads: the value written as ``threads=`` in each log's accounting line.
 
     Raises:
-        KeyboardInterrupt: on Ctrl-C or SIGTERM, after all running tasks were killed.
+        KeyboardInterrupt: on Ctrl-C, SIGTERM or SIGHUP, after all running tasks were killed.
     """
     workers = max_parallel or default_parallelism()
     workers = max(1, min(workers, len(tasks)))
     logger.info("running %d job(s) locally, %d at a time, logs like %s", len(tasks), workers, tasks[0].log)
     pool = _Pool(threads)
-    old_term = None
+    old_handlers: Dict[int, object] = {}
     if threading.current_thread() is threading.main_thread():
-        old_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # the tasks run in their own sessions: pass these on
+            old_handlers[sig] = signal.signal(sig, _raise_interrupt)
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="launch")
     try:
         futures: List[concurrent.futures.Future] = [executor.submit(pool.run_one, t) for t in tasks]
@@ -124,5 +125,5 @@ def run_local(tasks: Sequence[Task], max_parallel: Optional[int] = None, threads
         raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-        if old_term is not None:
-            signal.signal(signal.SIGTERM, old_term)
+        for sig, handler in old_handlers.items():
+            signal.signal(sig, handler)
