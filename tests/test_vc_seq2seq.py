@@ -171,6 +171,9 @@ def test_vc_task_trains_from_a_tts_model_and_converts(tmp_path):
     assert n_src <= n_frames <= 1.5 * n_src + 2 * conv.model.r
     with pytest.raises(SpeechprocError, match="do not apply to a sequence-to-sequence model"):
         VoiceConverter.from_pretrained(exp, {"gmm": {"mixture": "best"}})
+    assert conv.vocoder.name == "griffin_lim"  # auto without a vocoder checkpoint
+    with pytest.raises(SpeechprocError, match="checkpoint not found"):
+        VoiceConverter.from_pretrained(exp, {"vocoder_checkpoint": str(tmp_path / "no_vocoder")})
     # init_from on a model whose sizes differ reports the shape mismatches instead of copying
     other = _toy()
     copied, skipped = init_from(other, tmp_path / "tts.pt")

@@ -31,7 +31,8 @@ class Seq2SeqConverter:
     Args:
         model, normalize_src, normalize: the trained modules (target CMVN ``normalize``).
         src_mel, tgt_mel: :class:`~speechproc.features.mel.MelConfig` of the source and target dumps.
-        vocoder: ``griffin_lim`` (or ``hifigan``), built on ``tgt_mel``.
+        vocoder: ``auto`` (the GAN vocoder of ``vocoder_options["checkpoint"]`` when given, else
+            Griffin-Lim), ``griffin_lim``, ``vocos`` or ``hifigan``, built on ``tgt_mel``.
         max_len_ratio: at most this many output frames per source frame.
         min_len_ratio: no stop before this many output frames per source frame (ESPnet's ``minlenratio``:
             a guard against a stop token that fires early).
@@ -39,7 +40,7 @@ class Seq2SeqConverter:
             decoder step may attend to (ESPnet's attention constraint); None: unconstrained.
     """
 
-    def __init__(self, model, normalize_src, normalize, src_mel, tgt_mel, vocoder: str = "griffin_lim",
+    def __init__(self, model, normalize_src, normalize, src_mel, tgt_mel, vocoder: str = "auto",
                  max_len_ratio: float = 3.0, min_len_ratio: float = 0.0,
                  attention_window: Optional[Sequence[int]] = None,
                  vocoder_options: Optional[Mapping[str, Any]] = None) -> None:
@@ -61,16 +62,18 @@ class Seq2SeqConverter:
 
     @classmethod
     def from_pretrained(cls, exp_dir: PathLike, overrides: Optional[Mapping[str, Any]] = None) -> "Seq2SeqConverter":
-        """Load a ``task: vc`` exp; ``overrides``: ``vocoder`` (name), ``max_len_ratio``, ``min_len_ratio``,
+        """Load a ``task: vc`` exp; ``overrides``: ``vocoder`` (name), ``vocoder_checkpoint`` (a GAN vocoder
+        exp dir trained on the target dump's mel settings), ``max_len_ratio``, ``min_len_ratio``,
         ``attention_window`` (``[backward, forward]``)."""
         from speechproc.decode.asr import load_trained_modules
         from speechproc.features.mel import load_mel_config
 
         overrides = dict(overrides or {})
-        bad = sorted(set(overrides) - {"vocoder", "max_len_ratio", "min_len_ratio", "attention_window"})
+        allowed = ("vocoder", "vocoder_checkpoint", "max_len_ratio", "min_len_ratio", "attention_window")
+        bad = sorted(set(overrides) - set(allowed))
         if bad:
             raise SpeechprocError(f"conversion options {bad} do not apply to a sequence-to-sequence model; "
-                                  f"allowed: vocoder, max_len_ratio, min_len_ratio, attention_window")
+                                  f"allowed: {', '.join(allowed)}")
         hparams, modules = load_trained_modules(exp_dir)
         if hparams.get("task") != "vc" or not {"model", "normalize", "normalize_src"} <= set(modules):
             raise SpeechprocError(f"{exp_dir}/train.yaml: not a sequence-to-sequence VC run (task: vc with modules "
@@ -78,8 +81,9 @@ class Seq2SeqConverter:
         src_mel = load_mel_config(hparams["src_train_data"])
         tgt_mel = load_mel_config(hparams["tgt_train_data"])
         return cls(modules["model"], modules["normalize_src"], modules["normalize"], src_mel, tgt_mel,
-                   overrides.get("vocoder", "griffin_lim"), float(overrides.get("max_len_ratio", 3.0)),
-                   float(overrides.get("min_len_ratio", 0.0)), overrides.get("attention_window"))
+                   overrides.get("vocoder", "auto"), float(overrides.get("max_len_ratio", 3.0)),
+                   float(overrides.get("min_len_ratio", 0.0)), overrides.get("attention_window"),
+                   {"checkpoint": overrides.get("vocoder_checkpoint")})
 
     @property
     def sample_rate(self) -> int:
