@@ -108,6 +108,27 @@ class VocosGenerator(nn.Module):
         """No weight norm here; kept so that every vocoder generator has the same inference interface."""
 
 
+def _conv_stack(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+    """Leaky-ReLU convolutions then the score layer: ``(flattened score map, every layer's output)``."""
+    feats = []
+    for conv in convs:
+        x = nn.functional.leaky_relu(conv(x), 0.1)
+        feats.append(x)
+    x = post(x)
+    feats.append(x)
+    return x.flatten(1), feats
+
+
+class _Ensemble(nn.Module):
+    """Sub-discriminators side by side: ``(B, 1, N)`` -> (their scores, their feature-map lists)."""
+
+    discriminators: nn.ModuleList
+
+    def forward(self, x: torch.Tensor) -> Tuple[Scores, Features]:
+        outs = [d(x) for d in self.discriminators]
+        return [s for s, _ in outs], [f for _, f in outs]
+
+
 class PeriodDiscriminator(nn.Module):
     """HiFi-GAN's sub-discriminator of one period: ``(B, 1, N)`` -> score map, feature maps."""
 
@@ -128,30 +149,15 @@ class PeriodDiscriminator(nn.Module):
         b, c, n = x.shape
         if n % self.period:
             x = nn.functional.pad(x, (0, self.period - n % self.period), mode="reflect")
-        x = x.view(b, c, -1, self.period)
-        feats = []
-        for conv in self.convs:
-            x = nn.functional.leaky_relu(conv(x), 0.1)
-            feats.append(x)
-        x = self.post(x)
-        feats.append(x)
-        return x.flatten(1), feats
+        return _conv_stack(self.convs, self.post, x.view(b, c, -1, self.period))
 
 
-class MultiPeriodDiscriminator(nn.Module):
+class MultiPeriodDiscriminator(_Ensemble):
     """One :class:`PeriodDiscriminator` per period (HiFi-GAN: 2, 3, 5, 7, 11)."""
 
     def __init__(self, periods: Sequence[int] = (2, 3, 5, 7, 11), channels: Sequence[int] = (32, 64, 128, 256)) -> None:
         super().__init__()
         self.discriminators = nn.ModuleList(PeriodDiscriminator(p, channels) for p in periods)
-
-    def forward(self, x: torch.Tensor) -> Tuple[Scores, Features]:
-        scores, feats = [], []
-        for d in self.discriminators:
-            s, f = d(x)
-            scores.append(s)
-            feats.append(f)
-        return scores, feats
 
 
 class ResolutionDiscriminator(nn.Module):
@@ -171,30 +177,15 @@ class ResolutionDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, List[torch.Tensor]]:
         spec = torch.stft(x.squeeze(1), self.n_fft, self.hop_length, self.n_fft, self.window, center=True,
                           return_complex=True)
-        y = torch.log1p(spec.abs())[:, None]  # (B, 1, F, T)
-        feats = []
-        for conv in self.convs:
-            y = nn.functional.leaky_relu(conv(y), 0.1)
-            feats.append(y)
-        y = self.post(y)
-        feats.append(y)
-        return y.flatten(1), feats
+        return _conv_stack(self.convs, self.post, torch.log1p(spec.abs())[:, None])  # (B, 1, F, T)
 
 
-class MultiResolutionDiscriminator(nn.Module):
+class MultiResolutionDiscriminator(_Ensemble):
     """One :class:`ResolutionDiscriminator` per ``(n_fft, hop)`` (UnivNet / Vocos: 2048, 1024, 512 with hop n_fft / 4)."""
 
     def __init__(self, n_ffts: Sequence[int] = (2048, 1024, 512), channels: int = 32) -> None:
         super().__init__()
         self.discriminators = nn.ModuleList(ResolutionDiscriminator(n, n // 4, channels) for n in n_ffts)
-
-    def forward(self, x: torch.Tensor) -> Tuple[Scores, Features]:
-        scores, feats = [], []
-        for d in self.discriminators:
-            s, f = d(x)
-            scores.append(s)
-            feats.append(f)
-        return scores, feats
 
 
 class VocosDiscriminator(nn.Module):
