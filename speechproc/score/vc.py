@@ -270,9 +270,11 @@ def evaluate_conversion(
     for name, data, ids, out in systems:
         start = time.perf_counter()
         utt_rows: List[Dict[str, Any]] = []
+        audio: List[Tuple[np.ndarray, int]] = []  # read once: the metrics and the MOS both use it
         for f in fids:
             s_utt, t_utt = by_fid[f]
             w, sr = data.load_audio(ids[f])
+            audio.append((w, sr))
             ws, sr_s = src.load_audio(s_utt)
             wt, sr_t = tgt.load_audio(t_utt)
             r: Dict[str, Any] = {"id": f, "utt": ids[f]}
@@ -294,7 +296,6 @@ def evaluate_conversion(
             utt_rows.append(r)
         row: Dict[str, Any] = {"system": name, "n": len(fids)}
         if mos is not False:
-            audio = [data.load_audio(ids[f]) for f in fids]
             row["mos"] = float(np.mean(mos([w for w, _ in audio], [sr for _, sr in audio],
                                            names=[f"{name}: {ids[f]}" for f in fids])))
         for k in ("mcd_tgt", "mcd_src", "f0_rmse", "f0_corr", "f0_mean", "sim_tgt", "sim_src"):
