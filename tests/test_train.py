@@ -92,7 +92,7 @@ def test_train_records_experiment_and_resume_is_a_no_op(tone, tmp_path):
     for k, v in snap_state["modules"]["model"].items():
         assert torch.equal(v, saved[k]), k
     assert any(not torch.equal(v, state["modules"]["model"][k]) for k, v in snap_state["modules"]["model"].items())
-    from speechproc.decode.asr import load_trained_modules
+    from speechproc.exp import load_trained_modules
 
     _, modules = load_trained_modules(snap)
     w = next(iter(modules["model"].state_dict().items()))

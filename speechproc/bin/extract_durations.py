@@ -135,7 +135,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     torch.set_num_threads(args.nthreads)
     if len(args.dirs) % 2:
         raise SpeechprocError(f"expected pairs of 'dump_dir out_dir', got {len(args.dirs)} paths: {args.dirs}")
-    from speechproc.decode.asr import load_trained_modules
+    from speechproc.exp import load_trained_modules
 
     hparams, modules = load_trained_modules(args.exp_dir)
     model, normalize = modules.get("model"), modules.get("normalize")

@@ -33,7 +33,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise SpeechprocError(f"--temperature must be > 0, got {args.temperature}")
     if args.top_k is not None and args.top_k < 1:
         raise SpeechprocError(f"--top-k must be >= 1, got {args.top_k}")
-    from speechproc.decode.asr import load_trained_modules
+    from speechproc.exp import load_trained_modules
     from speechproc.models.lm.generate import sample
 
     hparams, modules = load_trained_modules(args.lm_dir)

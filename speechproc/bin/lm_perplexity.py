@@ -31,7 +31,7 @@ def get_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     setup_logging()
     args = get_parser().parse_args(argv)
-    from speechproc.decode.asr import load_trained_modules
+    from speechproc.exp import load_trained_modules
     from speechproc.models.lm.generate import perplexity
     from speechproc.tasks.lm import read_text_source
 

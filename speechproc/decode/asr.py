@@ -20,7 +20,6 @@ max_decode_ratio batch_seconds``; the verb ``decode_asr`` writes a decode dir wi
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
@@ -28,11 +27,10 @@ from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
-from hyperpyyaml import load_hyperpyyaml
+from speechproc.exp import load_trained_modules
+from speechproc.utils import PathLike, SpeechprocError
 
-from speechproc.utils import PathLike, SpeechprocError, load_weights
-
-__all__ = ["DecodeConfig", "Speech2Text", "load_trained_modules", "greedy_attention"]
+__all__ = ["DecodeConfig", "Speech2Text", "greedy_attention"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,69 +69,6 @@ def DecodeConfig(path: Optional[PathLike] = None, **overrides) -> Dict[str, obje
     if cfg["mode"] not in ("beam", "greedy_ctc", "greedy"):
         raise SpeechprocError(f"decode option mode: '{cfg['mode']}' unknown; use beam, greedy_ctc or greedy")
     return cfg
-
-
-def _resolve(path: str, base: Optional[Path]) -> str:
-    """``path`` relative to the training run's directory ``base`` when it exists there (a token dir,
-    CMVN stats); anything else (an existing path, a model name like ``tiny.en``) unchanged."""
-    p = Path(path)
-    if p.is_absolute() or p.exists() or base is None or not (base / p).exists():
-        return path
-    return str(base / p)
-
-
-def load_trained_modules(exp_dir: PathLike, extra_overrides: Optional[dict] = None, device: str = "cpu"):
-    """Rebuild a trained experiment: (hparams, modules with ``model.pt`` weights, in eval mode).
-
-    Relative paths of the training run (token dir, CMVN stats) are resolved against the
-    directory training ran in (``env.json`` key ``cwd``) when they do not exist from here.
-    """
-    exp_dir = Path(exp_dir)
-    conf_path, weights = exp_dir / "train.yaml", exp_dir / "model.pt"
-    for p in (conf_path, weights):
-        if not p.is_file():
-            raise SpeechprocError(f"{p}: not found; {exp_dir} is not a finished training run (speechproc.bin.train)")
-    env = json.loads((exp_dir / "env.json").read_text()) if (exp_dir / "env.json").is_file() else {}
-    base = Path(env["cwd"]) if env.get("cwd") else None
-    import yaml
-
-    # The training yaml + its command-line overrides (not the merged text, whose !ref values are
-    # already substituted), with relative paths resolved against the training run's directory.
-    text = conf_path.read_text(encoding="utf-8")
-    overrides_path = exp_dir / "overrides.yaml"
-    overrides = yaml.safe_load(overrides_path.read_text(encoding="utf-8")) if overrides_path.is_file() else {}
-    overrides = {k: (_resolve(v, base) if isinstance(v, str) and k != "output_folder" else v)
-                 for k, v in (overrides or {}).items()}
-    overrides["output_folder"] = str(exp_dir)
-    overrides.update(extra_overrides or {})
-    hparams = load_hyperpyyaml(text, overrides)
-    state = load_weights(weights)  # tensors and plain data only: loading never runs code
-    modules = hparams["modules"]
-    for name, module in modules.items():
-        if name in state["modules"]:
-            if hasattr(module, "load_trained_state"):  # pretrained wrappers: model.pt holds the trained part only
-                module.load_trained_state(state["modules"][name], str(weights))
-            else:
-                module.load_state_dict(state["modules"][name])
-        module.to(device).eval()
-    return hparams, modules
-
-
-class _IgnoreTagsLoader(__import__("yaml").SafeLoader):
-    """A yaml loader that reads HyperPyYAML files as plain data (tags ignored)."""
-
-
-def _ignore_tag(loader, suffix, node):
-    import yaml
-
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node)
-    return loader.construct_mapping(node)
-
-
-_IgnoreTagsLoader.add_multi_constructor("!", _ignore_tag)
 
 
 @torch.no_grad()

@@ -93,7 +93,7 @@ class Text2Speech:
                         vocoder_options: Optional[Dict[str, object]] = None, **kwargs: float) -> "Text2Speech":
         """Load ``exp_dir`` (``hparams.yaml`` + averaged ``model.pt``); the mel settings come from
         the training dump's ``mel.json``. ``vocoder_options`` go to :func:`make_vocoder`."""
-        from speechproc.decode.asr import load_trained_modules
+        from speechproc.exp import load_trained_modules
 
         hparams, modules = load_trained_modules(exp_dir, device=device)
         if "model" not in modules or "normalize" not in modules:

@@ -126,7 +126,7 @@ class GANVocoder(Vocoder):
     def __init__(self, checkpoint: PathLike, mel_config: Optional[MelConfig] = None, device: str = "cpu") -> None:
         path = Path(checkpoint)
         if path.is_dir():
-            from speechproc.decode.asr import load_trained_modules
+            from speechproc.exp import load_trained_modules
             from speechproc.features.mel import load_mel_config
 
             hparams, modules = load_trained_modules(path, device=device)

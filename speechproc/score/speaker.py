@@ -93,7 +93,7 @@ class SpeakerEmbedder:
     @classmethod
     def from_pretrained(cls, exp_dir: PathLike = DEFAULT_EXP, device: str = "cpu") -> "SpeakerEmbedder":
         """Load a finished speaker training run (``train.yaml``, ``model.pt``, ``fbank.json``, ``speakers.txt``, ``cmvn.npz``)."""
-        from speechproc.decode.asr import load_trained_modules
+        from speechproc.exp import load_trained_modules
         from speechproc.features.fbank import FbankConfig, load_fbank_config
         from speechproc.tasks.spk import CMVN_FILE, FBANK_FILE, LABELS_FILE, SpeakerLabels
 

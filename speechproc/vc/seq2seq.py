@@ -65,7 +65,7 @@ class Seq2SeqConverter:
         """Load a ``task: vc`` exp; ``overrides``: ``vocoder`` (name), ``vocoder_checkpoint`` (a GAN vocoder
         exp dir trained on the target dump's mel settings), ``max_len_ratio``, ``min_len_ratio``,
         ``attention_window`` (``[backward, forward]``)."""
-        from speechproc.decode.asr import load_trained_modules
+        from speechproc.exp import load_trained_modules
         from speechproc.features.mel import load_mel_config
 
         overrides = dict(overrides or {})

@@ -47,6 +47,7 @@ fs2_config=conf/train_fastspeech2.yaml # FastSpeech 2 config (conf/train_fastspe
 fs2_exp=fastspeech2                    # FastSpeech 2 experiment name
 voc_config=conf/train_vocos.yaml       # GAN vocoder config (conf/train_vocos_debug.yaml: toy model; conf/train_hifigan.yaml: HiFi-GAN)
 voc_exp=vocos                          # vocoder experiment name
+voc_train_args=                        # extra speechproc.bin.train options of stage 17, e.g. "--number_of_epochs 20"
 voc_ft_epochs=50                       # stage 19: fine-tuning epochs on the 25 real clips (4 updates each)
 voc_ft_lr=0.0001                       # stage 19: fine-tuning learning rate
 judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none

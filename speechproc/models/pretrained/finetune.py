@@ -177,7 +177,7 @@ def load_trainable_state_dict(model: torch.nn.Module, state: Mapping[str, torch.
 class TrainableStateModule(torch.nn.Module):
     """Base of the pretrained-model wrappers: SpeechBrain checkpoints (and so ``model.pt``) hold
     only the parameters that train; the pretrained ones come from the model's ``source``.
-    :func:`speechproc.decode.asr.load_trained_modules` restores them with :meth:`load_trained_state`.
+    :func:`speechproc.exp.load_trained_modules` restores them with :meth:`load_trained_state`.
     (SpeechBrain finds these hooks for subclasses through the method resolution order.)"""
 
     def trainable_state(self) -> Dict[str, torch.Tensor]:

@@ -1,0 +1,173 @@
+"""The experiment dir: how anything reads a finished training run (``exp/<model>/``).
+
+A finished run of :mod:`speechproc.bin.train` holds ``train.yaml`` (the recipe's yaml text),
+``overrides.yaml`` (its command-line overrides), ``env.json`` (commit, versions, the directory training
+ran in) and ``model.pt`` (averaged weights). :func:`load_trained_modules` rebuilds its modules; every
+loader of the project (ASR, LM, TTS, vocoder, seq2seq VC, speaker model) goes through it.
+
+Loading never runs code from the exp dir:
+
+- ``model.pt`` is read with ``torch.load(weights_only=True)`` (:func:`speechproc.utils.load_weights`);
+- the stored yaml is HyperPyYAML, whose tags call Python. Before it is built, every tag is checked
+  against :data:`ALLOWED_TAGS`: object tags (``!new:``, ``!name:``) may only name classes
+  under :data:`ALLOWED_PREFIXES` (the project's models, SpeechBrain lobes/layers, torch optimisers and
+  layers), ``!apply:`` only the functions in :data:`ALLOWED_CALLS` (``getattr`` only of a public
+  attribute name). Anything else (``!apply:os.system``, ``!include:``, ``!module:``) is refused with the
+  file, line and tag, before any object is created.
+
+The recipe's own ``conf/*.yaml`` files, which the user writes and runs, are loaded by the trainer
+without this check.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from speechproc.utils import PathLike, SpeechprocError, load_weights
+
+__all__ = ["ALLOWED_PREFIXES", "ALLOWED_CALLS", "ALLOWED_TAGS", "check_config_tags", "load_exp_hparams",
+           "load_trained_modules"]
+
+#: tags that only refer to other keys or mark values (no code runs)
+ALLOWED_TAGS = ("!ref", "!copy", "!tuple", "!PLACEHOLDER")
+#: what ``!new:`` / ``!name:`` may construct or name in a stored config
+ALLOWED_PREFIXES = (
+    "speechproc.models.",
+    "speechbrain.lobes.models.",
+    "speechbrain.nnet.",
+    "speechbrain.augment.",
+    "speechbrain.utils.epoch_loop.",
+    "torch.nn.",
+    "torch.optim.",
+)
+#: what ``!apply:`` may call in a stored config
+ALLOWED_CALLS = (
+    "getattr",
+    "speechbrain.utils.seed.seed_everything",
+    "speechproc.features.cmvn.GlobalCMVN.from_stats",
+    "speechproc.text.tokenizer.load_tokenizer",
+)
+
+
+def _tags(node, out: List[Tuple[str, int, object]]) -> None:
+    import yaml
+
+    if node.tag.startswith("!"):
+        out.append((node.tag, node.start_mark.line + 1, node))
+    if isinstance(node, yaml.SequenceNode):
+        for child in node.value:
+            _tags(child, out)
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            _tags(key, out)
+            _tags(value, out)
+
+
+def _public_getattr(node) -> bool:
+    """``!apply:getattr [obj, name]`` with a plain public attribute name (no ``__globals__`` walks)."""
+    import yaml
+
+    if not isinstance(node, yaml.SequenceNode) or len(node.value) != 2:
+        return False
+    name = node.value[1]
+    return isinstance(name, yaml.ScalarNode) and not name.tag.startswith("!") and not str(name.value).startswith("_")
+
+
+def check_config_tags(text: str, where: str) -> None:
+    """Refuse a stored HyperPyYAML text whose tags could run code outside the allow-lists.
+
+    Raises :class:`SpeechprocError` naming ``where``, the line and the tag.
+    """
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        raise SpeechprocError(f"{where}: not valid YAML ({e}); the exp dir is damaged: retrain or restore it") from None
+    found: List[Tuple[str, int, object]] = []
+    if root is not None:
+        _tags(root, found)
+    for tag, line, node in found:
+        kind, _, target = tag.partition(":")
+        if kind in ALLOWED_TAGS and not target:
+            continue
+        # a class (CamelCase last component) under an allowed package
+        if kind in ("!new", "!name") and target.startswith(ALLOWED_PREFIXES) and target.rsplit(".", 1)[-1][:1].isupper():
+            continue
+        if kind == "!apply" and target in ALLOWED_CALLS:
+            if target != "getattr" or _public_getattr(node):
+                continue
+        raise SpeechprocError(
+            f"{where}:{line}: tag '{tag}' is not allowed in a stored model config (loading an exp dir never "
+            f"runs code from it; allowed: !new:/!name: under {', '.join(ALLOWED_PREFIXES)}, !apply: of "
+            f"{', '.join(ALLOWED_CALLS)}). If you wrote this config, train with it again from your recipe's conf/")
+
+
+def _resolve(path: str, base: Optional[Path]) -> str:
+    """``path`` relative to the training run's directory ``base`` when it exists there (a token dir,
+    CMVN stats); anything else (an existing path, a model name like ``tiny.en``) unchanged."""
+    p = Path(path)
+    if p.is_absolute() or p.exists() or base is None or not (base / p).exists():
+        return path
+    return str(base / p)
+
+
+def load_exp_hparams(exp_dir: PathLike, extra_overrides: Optional[dict] = None) -> Dict[str, object]:
+    """The hyperparameters of a finished run (objects built, weights not loaded), after the tag check.
+
+    Relative paths of the training run (token dir, CMVN stats) are resolved against the directory
+    training ran in (``env.json`` key ``cwd``) when they do not exist from here.
+    """
+    import yaml
+    from hyperpyyaml import load_hyperpyyaml
+
+    exp_dir = Path(exp_dir)
+    conf_path = exp_dir / "train.yaml"
+    if not conf_path.is_file():
+        raise SpeechprocError(f"{conf_path}: not found; {exp_dir} is not a finished training run (speechproc.bin.train)")
+    env_path = exp_dir / "env.json"
+    try:
+        env = json.loads(env_path.read_text(encoding="utf-8")) if env_path.is_file() else {}
+    except json.JSONDecodeError as e:
+        raise SpeechprocError(f"{env_path}: not valid JSON ({e}); restore it from the training run") from None
+    base = Path(env["cwd"]) if isinstance(env, dict) and env.get("cwd") else None
+
+    # The training yaml + its command-line overrides (not the merged text, whose !ref values are
+    # already substituted), with relative paths resolved against the training run's directory.
+    text = conf_path.read_text(encoding="utf-8")
+    check_config_tags(text, str(conf_path))
+    overrides_path = exp_dir / "overrides.yaml"
+    overrides = {}
+    if overrides_path.is_file():
+        overrides_text = overrides_path.read_text(encoding="utf-8")
+        check_config_tags(overrides_text, str(overrides_path))
+        overrides = yaml.safe_load(overrides_text) or {}
+        if not isinstance(overrides, dict):
+            raise SpeechprocError(f"{overrides_path}: expected a mapping of key: value; restore it from the training run")
+    overrides = {k: (_resolve(v, base) if isinstance(v, str) and k != "output_folder" else v)
+                 for k, v in overrides.items()}
+    overrides["output_folder"] = str(exp_dir)
+    overrides.update(extra_overrides or {})
+    # overrides are merged into the yaml as text: a value that reads as a tag must stay a string
+    check_config_tags(yaml.safe_dump(overrides), f"{overrides_path} (with the caller's overrides)")
+    return load_hyperpyyaml(text, overrides)
+
+
+def load_trained_modules(exp_dir: PathLike, extra_overrides: Optional[dict] = None, device: str = "cpu"):
+    """Rebuild a trained experiment: (hparams, modules with ``model.pt`` weights, in eval mode)."""
+    exp_dir = Path(exp_dir)
+    weights = exp_dir / "model.pt"
+    if not weights.is_file():
+        raise SpeechprocError(f"{weights}: not found; {exp_dir} is not a finished training run (speechproc.bin.train)")
+    hparams = load_exp_hparams(exp_dir, extra_overrides)
+    state = load_weights(weights)  # tensors and plain data only: loading never runs code
+    modules = hparams["modules"]
+    for name, module in modules.items():
+        if name in state["modules"]:
+            if hasattr(module, "load_trained_state"):  # pretrained wrappers: model.pt holds the trained part only
+                module.load_trained_state(state["modules"][name], str(weights))
+            else:
+                module.load_state_dict(state["modules"][name])
+        module.to(device).eval()
+    return hparams, modules

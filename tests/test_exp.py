@@ -1,0 +1,122 @@
+"""Loading an exp dir never runs code from it: tag payloads in the stored yaml, pickle payloads in model.pt."""
+from __future__ import annotations
+
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from dummies_asr import prepare_tone_experiment, train_argv
+from speechproc.exp import check_config_tags, load_trained_modules
+from speechproc.utils import SpeechprocError
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    from speechproc.train import train
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("exp")
+    exp = prepare_tone_experiment(root, n=8)
+    train(train_argv(exp, root / "asr", "--number_of_epochs", "1"))
+    return root / "asr"
+
+
+class _Payload:
+    """Unpickling this creates ``path`` (what a tampered file could carry)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+def _copy(trained: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "copied"
+    shutil.copytree(trained, out)
+    return out
+
+
+PAYLOADS = [
+    "pwn: !apply:os.system [touch {marker}]",
+    "pwn: !new:subprocess.Popen [[touch, {marker}]]",
+    "pwn: !name:os.system",
+    "pwn: !apply:pathlib.Path.touch [!new:pathlib.Path [{marker}]]",
+    "pwn: !new:speechproc.models.asr.ctc_greedy_helper_that_is_a_function",
+    "pwn: !apply:getattr [!ref <seed>, __class__]",
+    "pwn: !include:{marker}.yaml",
+    "pwn: !module:os",
+]
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_a_tag_payload_in_the_stored_config_is_refused_and_never_runs(trained: Path, tmp_path: Path,
+                                                                      payload: str) -> None:
+    exp = _copy(trained, tmp_path)
+    marker = tmp_path / "ran"
+    conf = exp / "train.yaml"
+    lines = conf.read_text().splitlines()
+    conf.write_text("\n".join(lines + [payload.format(marker=marker)]) + "\n")
+    with pytest.raises(SpeechprocError, match=rf"train.yaml:{len(lines) + 1}: tag '!") as err:
+        load_trained_modules(exp)
+    assert "never runs code" in str(err.value)
+    from speechproc.decode.asr import Speech2Text
+
+    with pytest.raises(SpeechprocError, match="train.yaml"):
+        Speech2Text.from_pretrained(exp)
+    assert not marker.exists()
+
+
+def test_a_tag_payload_in_the_overrides_is_refused(trained: Path, tmp_path: Path) -> None:
+    exp = _copy(trained, tmp_path)
+    marker = tmp_path / "ran"
+    with (exp / "overrides.yaml").open("a") as f:
+        f.write(f"pwn: !apply:os.system [touch {marker}]\n")
+    with pytest.raises(SpeechprocError, match="overrides.yaml:.*'!apply:os.system'"):
+        load_trained_modules(exp)
+    assert not marker.exists()
+
+
+def test_a_pickle_payload_in_model_pt_is_refused_and_never_runs(trained: Path, tmp_path: Path) -> None:
+    exp = _copy(trained, tmp_path)
+    marker = tmp_path / "ran"
+    state = torch.load(exp / "model.pt", weights_only=True)
+    state["extra"] = _Payload(marker)
+    with (exp / "model.pt").open("wb") as f:
+        pickle.dump(state, f)
+    with pytest.raises(SpeechprocError, match="model.pt"):
+        load_trained_modules(exp)
+    assert not marker.exists()
+
+
+def test_a_clean_copy_loads_with_the_trained_weights(trained: Path, tmp_path: Path) -> None:
+    exp = _copy(trained, tmp_path)
+    _, modules = load_trained_modules(exp)
+    state = torch.load(trained / "model.pt", weights_only=True)["modules"]["model"]
+    for k, v in modules["model"].state_dict().items():
+        assert torch.equal(v, state[k]), k
+    from speechproc.decode.asr import Speech2Text
+
+    s2t = Speech2Text.from_pretrained(exp, mode="greedy_ctc")
+    assert isinstance(s2t(np.zeros(16000, dtype=np.float32) + 0.01), str)
+
+
+def test_every_stored_config_the_recipes_write_passes_the_check() -> None:
+    """The allow-lists cover every tag the project's own conf/ files use."""
+    repo = Path(__file__).resolve().parent.parent
+    confs = sorted(repo.glob("egs/*/*/conf/*.yaml"))
+    assert len(confs) > 20
+    for conf in confs:
+        check_config_tags(conf.read_text(encoding="utf-8"), str(conf))
+
+
+def test_check_names_the_line_and_rejects_broken_yaml() -> None:
+    with pytest.raises(SpeechprocError, match=r"x.yaml:3: tag '!apply:eval'"):
+        check_config_tags("a: 1\nb: !ref <a>\nc: !apply:eval ['1']\n", "x.yaml")
+    with pytest.raises(SpeechprocError, match="x.yaml: not valid YAML"):
+        check_config_tags("a: [1\n", "x.yaml")
+    check_config_tags("m: !new:torch.nn.Linear [2, 3]\nn: !apply:getattr [!ref <m>, weight]\n", "x.yaml")
