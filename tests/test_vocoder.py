@@ -84,6 +84,41 @@ def test_stft_loss_is_zero_on_identity_and_grows_with_noise() -> None:
         MultiResolutionSTFTLoss(n_ffts=(512,), hop_lengths=(128, 64), win_lengths=(512,))
 
 
+def test_generator_adversarial_loss_gives_the_full_graph_gradient_and_leaves_the_discriminator_alone() -> None:
+    from speechbrain.lobes.models.HifiGAN import GeneratorLoss, MelganFeatureLoss, MSEGLoss
+
+    import speechbrain as sb
+    from speechproc.models.vocos import VocosDiscriminator, VocosGenerator
+    from speechproc.tasks.vocoder import generator_adversarial_loss
+
+    torch.manual_seed(0)
+    gen = VocosGenerator(n_mels=8, dim=16, intermediate_dim=32, num_layers=1, n_fft=64, hop_length=16)
+    disc = VocosDiscriminator(periods=[2, 3], period_channels=[4, 8], n_ffts=[64, 32], resolution_channels=4)
+    loss_fn = GeneratorLoss(mseg_loss=MSEGLoss(), feat_match_loss=MelganFeatureLoss(), feat_match_loss_weight=10)
+    mel, real = torch.randn(2, 8, 20), 0.1 * torch.randn(2, 1, 320)
+
+    def grads(fast: bool):
+        gen.zero_grad()
+        disc.zero_grad()
+        fake = gen(mel)[:, :, :320]
+        if fast:
+            g = generator_adversarial_loss(disc, loss_fn, fake, real)
+        else:
+            scores_fake, feats_fake = disc(fake)
+            _, feats_real = disc(real)
+            g = loss_fn(sb.Stage.TRAIN, fake, real, scores_fake, feats_fake, feats_real)
+        g["G_loss"].backward()
+        return float(g["G_loss"]), [p.grad.clone() for p in gen.parameters()]
+
+    loss_full, full = grads(False)
+    loss_fast, fast = grads(True)
+    assert loss_fast == pytest.approx(loss_full, rel=1e-6) and loss_fast > 0
+    for a, b in zip(full, fast):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+    assert all(p.grad is None or not p.grad.any() for p in disc.parameters())
+    assert all(p.requires_grad for p in disc.parameters())  # the discriminator still trains in its own step
+
+
 @pytest.fixture(scope="module")
 def dumps(tmp_path_factory) -> Path:
     from speechproc.data import DataDir
