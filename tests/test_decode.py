@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -82,6 +83,63 @@ def test_speech2text_from_pretrained_recognises_training_audio(trained):
     assert correct >= 5, list(zip(hyps, [data.text[u] for u in utts]))
     wave, sr = sf.read(data.wav_scp[utts[0]], dtype="float32")
     assert greedy(wave, sr) == s2t.transcribe_batch([wave], sr)[0] == data.text[utts[0]]
+
+
+def test_pause_cuts_tile_the_audio_and_cut_in_pauses():
+    from speechproc.decode.asr import pause_cuts
+
+    sr = 1000
+    rng = np.random.default_rng(0)
+    # 1.3-s bursts of noise separated by 0.4 s of silence, 40 s in all
+    wave = np.concatenate([np.concatenate([rng.standard_normal(1300), np.zeros(400)]) for _ in range(24)])[:40000]
+    cuts = pause_cuts(wave, sr, max_seconds=5.0)
+    assert cuts[0][0] == 0 and cuts[-1][1] == len(wave)
+    assert all(a == b for (_, a), (b, _) in zip(cuts, cuts[1:]))
+    assert all(0 < b - a <= 5000 for a, b in cuts) and cuts[-1][1] - cuts[-1][0] >= 1000
+    # the last pause before 5 s in each window, cut near its middle: 4.9 s, then two 1.7-s periods a piece
+    assert len(cuts) == 11
+    for k, (_, cut) in enumerate(cuts[:-1]):
+        assert abs(cut - (4900 + 3400 * k)) <= 30, f"cut at {cut} is not in the middle of a pause"
+    assert pause_cuts(wave[:4000], sr, 5.0) == [(0, 4000)]
+    with pytest.raises(SpeechprocError, match="max_segment_seconds"):
+        pause_cuts(wave, sr, 0)
+
+
+def test_long_audio_is_decoded_in_pieces_cut_at_pauses(trained):
+    """A 2-minute recording (longer than the Conformer's positional table of 100 s, which made a single pass
+    fail) transcribes: it is cut at pauses into pieces of at most max_segment_seconds, decoded in batches of at
+    most batch_seconds, and the pieces' texts are joined in order."""
+    root, exp_files = trained
+    from speechproc.data.datadir import DataDir
+    from speechproc.decode.asr import pause_cuts
+
+    data = DataDir.load(exp_files["train_data"])
+    gap = np.zeros(4800, dtype=np.float32)
+    waves = []
+    while sum(len(w) for w in waves) < 125 * 16000:
+        for u in data.utts:
+            waves += [sf.read(data.wav_scp[u], dtype="float32")[0], gap]
+    long = np.concatenate(waves)
+    s2t = Speech2Text.from_pretrained(root / "exp", mode="greedy_ctc", max_segment_seconds=20.0, batch_seconds=45)
+    hyp = s2t(long, 16000)
+    assert len(hyp.split()) > 200 and set(hyp.split()) == {"LOW", "HIGH"}
+    # the pieces and their order: a decoder that names each piece by its frame count
+    cuts = pause_cuts(long, 16000, 20.0)
+    seen = []
+
+    def fake(feats, lengths):
+        seen.append(lengths.tolist())
+        return [f"n{n}" for n in lengths.tolist()]
+
+    s2t.decode_features = fake
+    names = s2t(long, 16000).split()
+    assert len(names) == len(cuts) >= 7
+    from speechproc.features.fbank import compute_fbank
+
+    assert names == [f"n{compute_fbank(long[a:b], s2t.fbank_config).shape[0]}" for a, b in cuts]
+    assert all(sum(batch) <= 45 * 100 + len(batch) for batch in seen) and len(seen) >= 3
+    with pytest.raises(SpeechprocError, match="mono"):
+        s2t.transcribe_batch([np.zeros((16000, 2), dtype=np.float32)])
 
 
 def test_beam1_equals_greedy_on_trained_model(trained):

@@ -11,11 +11,16 @@ Decoding modes (``mode`` in the decode yaml):
 - ``greedy``: the model's own batched greedy decoding (pretrained sequence-to-sequence models
   such as :class:`~speechproc.models.pretrained.whisper_asr.WhisperASR`).
 
+Audio of any length: :meth:`Speech2Text.transcribe_batch` (and ``__call__``, the ``transcribe`` verb) cuts
+a waveform longer than ``max_segment_seconds`` at pauses (:func:`pause_cuts`), decodes the pieces in
+batches of ``batch_seconds`` and joins their texts, so memory stays bounded and the encoder never sees
+more than it was built for (a Conformer's positional table, Whisper's 30-s window).
+
 Models trained on waveforms (yaml ``input: wave``: Whisper, wav2vec2-style encoders) get padded
 waveforms instead of fbank features.
 
 A decode yaml (``conf/decode_asr.yaml``) holds ``mode beam_size ctc_weight lm_weight length_bonus
-max_decode_ratio batch_seconds``; the verb ``decode_asr`` writes a decode dir with ``text``
+max_decode_ratio batch_seconds max_segment_seconds``; the verb ``decode_asr`` writes a decode dir with ``text``
 (hypotheses, Kaldi format) and ``decode.json`` (settings, timings, real-time factor).
 """
 from __future__ import annotations
@@ -23,14 +28,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from speechproc.exp import load_trained_modules
 from speechproc.utils import PathLike, SpeechprocError
 
-__all__ = ["DecodeConfig", "Speech2Text", "greedy_attention"]
+__all__ = ["DecodeConfig", "Speech2Text", "greedy_attention", "pause_cuts"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +51,7 @@ DEFAULTS: Dict[str, object] = {
     "min_decode_ratio": 0.0,
     "batch_seconds": 200.0,
     "temperature": 1.0,
+    "max_segment_seconds": 30.0,
 }
 
 
@@ -69,6 +75,51 @@ def DecodeConfig(path: Optional[PathLike] = None, **overrides) -> Dict[str, obje
     if cfg["mode"] not in ("beam", "greedy_ctc", "greedy"):
         raise SpeechprocError(f"decode option mode: '{cfg['mode']}' unknown; use beam, greedy_ctc or greedy")
     return cfg
+
+
+def _middle_of_quietest(energy: np.ndarray) -> int:
+    """Index in the middle of the run of frames around the minimum that are within 1 % (of the range) of it
+    (a flat stretch of silence is cut in its middle, not at its first frame)."""
+    i = int(np.argmin(energy))
+    quiet = energy <= energy[i] + 0.01 * (float(energy.max()) - float(energy[i]))
+    a, b = i, i
+    while a > 0 and quiet[a - 1]:
+        a -= 1
+    while b + 1 < len(energy) and quiet[b + 1]:
+        b += 1
+    return (a + b) // 2
+
+
+def pause_cuts(wave: np.ndarray, sample_rate: int, max_seconds: float, min_tail_seconds: float = 1.0,
+               hop_seconds: float = 0.01, smooth_seconds: float = 0.2) -> List[Tuple[int, int]]:
+    """``(start, end)`` sample ranges of at most ``max_seconds`` that tile ``wave`` end to end.
+
+    Each cut lies at the quietest ``smooth_seconds`` stretch (a pause between words where there is one)
+    in the last third of its window; the window is shortened so that the last piece keeps at least
+    ``min_tail_seconds``. Audio no longer than ``max_seconds`` is one piece.
+    """
+    n = len(wave)
+    max_len = int(max_seconds * sample_rate)
+    if max_seconds <= 0:
+        raise SpeechprocError(f"decode option max_segment_seconds must be > 0, not {max_seconds}")
+    if n <= max_len:
+        return [(0, n)]
+    hop = max(1, int(hop_seconds * sample_rate))
+    frames = n // hop
+    energy = np.square(np.asarray(wave[: frames * hop], dtype=np.float64)).reshape(frames, hop).mean(axis=1)
+    width = max(1, int(round(smooth_seconds / hop_seconds)))
+    energy = np.convolve(energy, np.ones(width) / width, mode="same")
+    min_tail = min(int(min_tail_seconds * sample_rate), max_len // 2)
+    cuts, start = [], 0
+    while n - start > max_len:
+        end = start + min(max_len, n - start - min_tail)
+        lo, hi = (start + (2 * (end - start)) // 3) // hop, end // hop
+        cut = (lo + _middle_of_quietest(energy[lo:hi])) * hop if hi > lo else end
+        cut = min(max(cut, start + 1), end)
+        cuts.append((start, cut))
+        start = cut
+    cuts.append((start, n))
+    return cuts
 
 
 @torch.no_grad()
@@ -263,9 +314,38 @@ class Speech2Text:
         return [self.tokenizer.decode(ids) for ids in self.decode_ids(feats, lengths)]
 
     def transcribe_batch(self, waves: Sequence[Union[np.ndarray, torch.Tensor]], sample_rate: Optional[int] = None) -> List[str]:
-        """Texts of several waveforms (float, mono)."""
-        feats, lengths = self.features(waves, sample_rate)
-        return self.decode_features(feats, lengths)
+        """Texts of several waveforms (float, mono), each of any length: waveforms longer than
+        ``max_segment_seconds`` are cut at pauses (:func:`pause_cuts`) and their pieces' texts joined;
+        pieces are decoded in batches of at most ``batch_seconds`` of audio."""
+        from speechproc.data.audio import resample
+
+        rate = self.fbank_config.sample_rate
+        pieces: List[Tuple[int, np.ndarray]] = []
+        for i, w in enumerate(waves):
+            w = w.detach().cpu().numpy() if torch.is_tensor(w) else w
+            w = np.asarray(w, dtype=np.float32)
+            if w.ndim != 1:
+                raise SpeechprocError(f"waveform {i}: expected mono audio of shape (samples,), got {w.shape}; "
+                                      f"average the channels first")
+            if sample_rate is not None and sample_rate != rate:
+                w = resample(w, sample_rate, rate)
+            pieces += [(i, w[a:b]) for a, b in pause_cuts(w, rate, float(self.config["max_segment_seconds"]))]
+        texts: List[List[str]] = [[] for _ in waves]
+        budget = float(self.config["batch_seconds"]) * rate
+        batch: List[Tuple[int, np.ndarray]] = []
+
+        def flush() -> None:
+            if batch:
+                for (i, _), text in zip(batch, self.decode_features(*self.features([p for _, p in batch]))):
+                    texts[i].append(text)
+                batch.clear()
+
+        for piece in pieces:
+            if batch and sum(len(p) for _, p in batch) + len(piece[1]) > budget:
+                flush()
+            batch.append(piece)
+        flush()
+        return [" ".join(t for t in parts if t.strip()) for parts in texts]
 
     def __call__(self, wav: Union[np.ndarray, torch.Tensor, str], sample_rate: Optional[int] = None) -> str:
         """Text of one waveform ``(T,)`` (or an audio file path / wav.scp spec)."""
