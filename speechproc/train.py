@@ -420,14 +420,6 @@ def train(argv: Sequence[str]) -> Optional[object]:
 
     hparams, text, merged = load_hparams(args.config, overrides)
     out_dir = Path(hparams["output_folder"])
-    if if_main_process():
-        record_experiment(out_dir, argv, text, overrides, merged, device)
-        from speechproc.utils import LOG_FORMAT
-
-        fh = logging.FileHandler(out_dir / "train_log_full.txt")
-        fh.setFormatter(logging.Formatter(LOG_FORMAT))
-        logging.getLogger().addHandler(fh)
-    ddp_barrier()
 
     task = hparams.get("task")
     if task is None:
@@ -442,11 +434,6 @@ def train(argv: Sequence[str]) -> Optional[object]:
         recoverables["lr_scheduler"] = hparams["lr_scheduler"]
     checkpointer = AtomicCheckpointer(out_dir / "checkpoints", recoverables=recoverables)
     hparams["train_logger"] = sb.utils.train_logger.FileTrainLogger(save_file=str(out_dir / "train_log.txt"))
-    if hparams.get("use_tensorboard", True):  # on every rank: its log_stats is a collective call
-        try:
-            hparams["tensorboard_logger"] = sb.utils.train_logger.TensorboardLogger(str(out_dir / "tensorboard"))
-        except ImportError:
-            logger.warning("tensorboard is not installed: no tensorboard logs")
 
     from speechproc.data.dataset import loader_kwargs
 
@@ -460,9 +447,38 @@ def train(argv: Sequence[str]) -> Optional[object]:
         run_opts=run_opts,
         checkpointer=checkpointer,
     )
+    def record_start() -> None:
+        """Called by the Brain once set-up (data, modules, init_model, checkpoint recovery) has succeeded: a run
+        that fails at start leaves the exp dir it was pointed at (a finished run, say) as it was."""
+        if if_main_process():
+            record_experiment(out_dir, argv, text, overrides, merged, device)
+            from speechproc.utils import LOG_FORMAT
+
+            fh = logging.FileHandler(out_dir / "train_log_full.txt")
+            fh.setFormatter(logging.Formatter(LOG_FORMAT))
+            logging.getLogger().addHandler(fh)
+            handlers.append(fh)
+        if hparams.get("use_tensorboard", True):  # on every rank: its log_stats is a collective call
+            try:
+                brain.hparams.tensorboard_logger = sb.utils.train_logger.TensorboardLogger(str(out_dir / "tensorboard"))
+            except ImportError:
+                logger.warning("tensorboard is not installed: no tensorboard logs")
+        ddp_barrier()
+
+    handlers: List[logging.Handler] = []
+    brain.record_start = record_start
     start = time.time()
-    brain.fit(hparams["epoch_counter"], train_set, valid_set, train_loader_kwargs=train_opts,
-              valid_loader_kwargs=valid_opts)
+    def close_log() -> None:  # this run's log file gets this run's records only
+        for fh in handlers:
+            logging.getLogger().removeHandler(fh)
+            fh.close()
+
+    try:
+        brain.fit(hparams["epoch_counter"], train_set, valid_set, train_loader_kwargs=train_opts,
+                  valid_loader_kwargs=valid_opts)
+    except BaseException:
+        close_log()
+        raise
     elapsed = time.time() - start
     ddp_barrier()
     if if_main_process():
@@ -486,6 +502,7 @@ def train(argv: Sequence[str]) -> Optional[object]:
         atomic_write_text(out_dir / f"train_summary.rank{os.environ.get('RANK', '0')}.json",
                           json.dumps({"optimizer_steps_this_run": getattr(brain, "optimizer_steps", 0),
                                       "final_model_sha1": modules_sha1(brain.modules)}) + "\n")
+    close_log()
     return brain
 
 

@@ -178,3 +178,27 @@ def test_train_as_a_slurm_job(tone, tmp_path):
     assert "# Ended (code 0)" in log
     assert (exp / "model.pt").is_file()
     assert "--cmd" not in (exp / "cmd.txt").read_text()
+
+
+def _tree(root: Path) -> dict:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_a_run_that_fails_at_start_leaves_a_finished_exp_dir_byte_identical(tone, tmp_path):
+    torch.set_num_threads(1)
+    exp = tmp_path / "exp"
+    train(train_argv(tone, exp, "--number_of_epochs", "1"))
+    before = _tree(exp)
+    assert "model.pt" in before and "train.yaml" in before
+    empty = tmp_path / "not_a_data_dir"
+    empty.mkdir()
+    for bad in (str(tmp_path / "missing"), str(empty)):
+        with pytest.raises(SpeechprocError):
+            train(train_argv(tone, exp, "--number_of_epochs", "2", "--train_data", bad))
+        after = _tree(exp)
+        assert sorted(after) == sorted(before)
+        assert all(after[k] == before[k] for k in before), [k for k in before if after[k] != before[k]]
+    # a run that does start records its command and overrides
+    train(train_argv(tone, exp, "--number_of_epochs", "2"))
+    assert "number_of_epochs: 2" in (exp / "overrides.yaml").read_text()
+    assert (exp / "cmd.txt").read_text().count("speechproc.bin.train") == 2

@@ -38,6 +38,9 @@ class TaskBrain(sb.Brain):
         self.optimizer_steps = 0
         self.train_stats: Optional[Dict[str, float]] = None
         super().on_fit_start()
+        record_start = getattr(self, "record_start", None)  # speechproc.train: write the exp dir's records now
+        if record_start is not None:
+            record_start()
 
     def load_init_model(self) -> None:
         """Start from ``hparams.init_model`` (a ``model.pt`` of an earlier run: fine-tuning) when set: every
