@@ -104,6 +104,41 @@ def test_stages_skip_force_and_failure(tmp_path: Path) -> None:
     assert p.returncode != 0 and "--stage 4 is after --stop-stage 2" in p.stderr
 
 
+def test_changed_inputs_rerun_the_stage_and_every_later_one(tmp_path: Path) -> None:
+    """A done marker records what its stage consumed: a changed config file, option or script re-runs the stage
+    and the stages after it (a retrained model is never reported by a stale score stage); options that only say
+    how to run (--nj) do not."""
+    d = toy_recipe(tmp_path)
+    (d / "conf").mkdir()
+    (d / "conf/train.yaml").write_text("lr: 1\n")
+    (d / "run.sh").write_text((d / "run.sh").read_text().replace(
+        "beam_size=10", "train_config=conf/train.yaml   # training config\nbeam_size=10"))
+    (d / "02_train.sh").write_text((d / "02_train.sh").read_text() + 'cat "$train_config" > out/model.txt\n')
+    (d / "04_score.sh").write_text("#!/usr/bin/env bash\n# score\ncat out/model.txt > out/RESULTS.md\n")
+    run(d)
+    assert (d / "out/RESULTS.md").read_text() == "lr: 1\n"
+    assert run(d, "--nj", "3").stdout.count("done already") == 3
+    # retraining with another config: stage 2 and stage 4 re-run, stage 1 does not
+    (d / "conf/train.yaml").write_text("lr: 2\n")
+    p = run(d)
+    assert "the inputs of done stage 02_train.sh changed" in p.stdout
+    assert p.stdout.count("done already") == 1 and (d / "out/prep.log").read_text().count("\n") == 1
+    assert (d / "out/RESULTS.md").read_text() == "lr: 2\n"
+    # an option stage 2 reads
+    run(d, "--beam-size", "4")
+    assert (d / "out/train.log").read_text().splitlines()[-1] == "4"
+    assert (d / "out/score.log").exists() is False  # stage 4 of this toy writes RESULTS.md only
+    # retraining with --force re-runs the score stage too (its upstream marker changed)
+    (d / "out/RESULTS.md").write_text("stale\n")
+    run(d, "--stage", "2", "--stop-stage", "2", "--force", "true", "--beam-size", "4")
+    p = run(d, "--beam-size", "4")
+    assert p.stdout.count("done already") == 2 and (d / "out/RESULTS.md").read_text() == "lr: 2\n"
+    # an edited stage script
+    (d / "01_prep.sh").write_text((d / "01_prep.sh").read_text() + "# edited\n")
+    p = run(d, "--beam-size", "4")
+    assert "done already" not in p.stdout
+
+
 @pytest.mark.parametrize("recipe", RECIPES)
 def test_every_recipe_has_help_and_stage1(recipe: str) -> None:
     p = subprocess.run(["bash", str(REPO / "egs" / recipe / "run.sh"), "--help"], capture_output=True, text=True)

@@ -19,6 +19,11 @@
 #     exited 0, and skips a done stage on re-run unless --force is given. A stage script may
 #     list its outputs in a `# outputs: path ...` comment; a done stage whose outputs are gone
 #     runs again.
+#   - records in the marker what the stage consumed: a hash of the stage script, of the recipe
+#     options it reads (and of the files they name: configs), and of the earlier stages' markers.
+#     A done stage whose inputs changed runs again, and so does every later stage (their
+#     upstream markers changed), so results never describe an older model. Options that only
+#     say how to run (nj, cmd, cmd_conf, nproc, ngpu, stage, stop_stage, force) are not inputs.
 # Stage scripts write their outputs through the speechproc verbs, which write to temporary
 # names and rename, so a stage killed half-way never leaves outputs that look complete.
 
@@ -130,9 +135,35 @@ _recipe_stage_outputs() {
   eval "echo ${line#\# outputs:}"
 }
 
+_recipe_how_to_run="stage stop_stage nj cmd cmd_conf nproc ngpu force"
+
+# What a stage consumed, as one hash: the script, the options it reads with their values (and the
+# content of an option's file: a config), and the markers of the earlier stages that are done.
+_recipe_stage_inputs() {
+  local script=$1 name value up
+  {
+    echo "script $(sha256sum < "$script" | cut -d' ' -f1)"
+    for name in $(_recipe_options); do
+      case " $_recipe_how_to_run " in *" $name "*) continue ;; esac
+      grep -q -E "\\$\{?${name}([^A-Za-z0-9_]|$)" "$script" || continue
+      value=${!name}
+      echo "option $name=$value"
+      if [ -f "$value" ]; then echo "file $value $(sha256sum < "$value" | cut -d' ' -f1)"; fi
+    done
+    for up in $(_recipe_stage_scripts); do
+      [ "$up" \< "$script" ] || break
+      if [ -f ".stages/${up%.sh}.done" ]; then echo "upstream $up $(tr "\n" " " < ".stages/${up%.sh}.done")"; fi
+    done
+  } | sha256sum | cut -d' ' -f1
+}
+
 _recipe_stage_complete() {
   local script=$1 marker=$2 out
   [ -f "$marker" ] || return 1
+  if [ "$(head -n1 "$marker")" != "inputs $(_recipe_stage_inputs "$script")" ]; then
+    _recipe_log "  the inputs of done stage $script changed (its script, options, config files or an earlier stage); running it again"
+    return 1
+  fi
   for out in $(_recipe_stage_outputs "$script"); do
     [ -e "$out" ] || { _recipe_log "  output $out of a done stage is missing; running it again"; return 1; }
   done
@@ -182,7 +213,8 @@ recipe_main() {
     if [ "$rc" -ne 0 ]; then
       _recipe_die "Stage $n ($script) failed with exit code $rc after ${elapsed} s"
     fi
-    date '+%Y-%m-%d %H:%M:%S' > "$marker.tmp.$$" && mv "$marker.tmp.$$" "$marker"
+    { echo "inputs $(_recipe_stage_inputs "$script")"; date '+%Y-%m-%d %H:%M:%S.%N'; } > "$marker.tmp.$$" \
+      && mv "$marker.tmp.$$" "$marker"
     _recipe_log "Stage $n: $title: finished in ${elapsed} s"
     ran=$((ran + 1))
   done
