@@ -396,12 +396,41 @@ def _submit_slurm(args: argparse.Namespace, argv: Sequence[str], overrides: dict
     return 0
 
 
+def _output_folder(config: str, overrides: Dict[str, object]) -> Optional[str]:
+    """``output_folder`` of a run before its config is built (override, else the yaml's plain value)."""
+    if overrides.get("output_folder"):
+        return str(overrides["output_folder"])
+    import yaml
+
+    loader = type("_L", (yaml.SafeLoader,), {})
+    loader.add_multi_constructor("!", lambda ld, suffix, node: None)
+    try:
+        data = yaml.load(Path(config).read_text(encoding="utf-8"), Loader=loader) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    value = data.get("output_folder") if isinstance(data, dict) else None
+    return str(value) if value else None
+
+
 def train(argv: Sequence[str]) -> Optional[object]:
-    """Run the trainer on command line ``argv`` (see the module docstring). Returns the Brain on rank 0."""
+    """Run the trainer on command line ``argv`` (see the module docstring). Returns the Brain on rank 0.
+
+    The process that owns the run holds a lock on the output folder for the whole run: a second training
+    into the same exp dir exits at once naming the first one's PID and command."""
     args, overrides = parse_train_args(argv)
     if args.cmd == "slurm":
         _submit_slurm(args, argv, overrides)
         return None
+    out = _output_folder(args.config, overrides)
+    if out is not None and "LOCAL_RANK" not in os.environ:  # torchrun's workers run under their launcher's lock
+        from speechproc.utils import dir_lock
+
+        with dir_lock(out, "training"):
+            return _train(argv, args, overrides)
+    return _train(argv, args, overrides)
+
+
+def _train(argv: Sequence[str], args: argparse.Namespace, overrides: Dict[str, object]) -> Optional[object]:
     if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
         rc = _relaunch_torchrun(argv, args.nproc)
         if rc != 0:

@@ -21,6 +21,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_output_dir",
+    "dir_lock",
     "run_verb",
 ]
 
@@ -118,6 +119,57 @@ def atomic_output_dir(path: PathLike, overwrite: bool = True) -> Iterator[Path]:
     os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def dir_lock(path: PathLike, what: str = "training") -> Iterator[None]:
+    """Hold an exclusive lock on directory ``path`` (a sibling file ``.<name>.lock``) while the block runs.
+
+    A second holder fails at once with a :class:`SpeechprocError` naming the holder's PID, host, command and
+    start time. The lock is the kernel's (``flock``): it ends with its process, so a lock file left by a
+    killed run is taken over, with a warning naming the dead PID.
+    """
+    import fcntl
+    import json
+    import shlex
+    import socket
+    import time
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.parent / f".{path.name}.lock"
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                holder = json.loads(lock_path.read_text(encoding="utf-8") or "{}")
+            except (OSError, ValueError):
+                holder = {}
+            raise SpeechprocError(
+                f"{path}: {holder.get('what', what)} is already running there (PID {holder.get('pid', '?')} on "
+                f"{holder.get('host', '?')} since {holder.get('time', '?')}: {holder.get('command', '?')}); wait for "
+                f"it to finish, or give this run another output dir (lock file {lock_path})") from None
+        try:
+            previous = json.loads(lock_path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            previous = {}
+        if previous.get("pid"):
+            logging.getLogger(__name__).warning(
+                "%s: taking over the lock of PID %s (%s), which is no longer running", path, previous["pid"],
+                previous.get("command", "?"))
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "time": time.strftime("%Y-%m-%d %H:%M:%S"),
+                "what": what, "command": " ".join(shlex.quote(a) for a in getattr(sys, "orig_argv", sys.argv))}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def run_verb(main: Callable[[Optional[Sequence[str]]], Optional[int]], argv: Optional[Sequence[str]] = None) -> None:

@@ -202,3 +202,30 @@ def test_a_run_that_fails_at_start_leaves_a_finished_exp_dir_byte_identical(tone
     train(train_argv(tone, exp, "--number_of_epochs", "2"))
     assert "number_of_epochs: 2" in (exp / "overrides.yaml").read_text()
     assert (exp / "cmd.txt").read_text().count("speechproc.bin.train") == 2
+
+
+def test_a_second_training_into_the_same_exp_dir_is_refused_and_a_dead_holder_is_taken_over(tone, tmp_path, caplog):
+    exp = tmp_path / "exp"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom speechproc.utils import dir_lock\n"
+         f"with dir_lock({str(exp)!r}, 'training'):\n    print('locked', flush=True)\n    time.sleep(120)\n"],
+        stdout=subprocess.PIPE, text=True, env=_env(), cwd=str(REPO))
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(SpeechprocError, match=rf"(?s)already running there \(PID {holder.pid} on .* since .*dir_lock") as err:
+            train(train_argv(tone, exp, "--number_of_epochs", "1"))
+        assert "another output dir" in str(err.value)
+        assert not (exp / "train.yaml").exists()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    # the killed holder's lock is the kernel's: it is gone, and the next run takes it over with a warning
+    with caplog.at_level("WARNING"):
+        train(train_argv(tone, exp, "--number_of_epochs", "1"))
+    assert (exp / "model.pt").is_file()
+    assert f"taking over the lock of PID {holder.pid}" in caplog.text
+    # a finished run leaves the lock free: a second run resumes without a warning
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        train(train_argv(tone, exp, "--number_of_epochs", "1"))
+    assert "taking over" not in caplog.text
