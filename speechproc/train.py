@@ -65,6 +65,42 @@ TRAINER_OPTIONS = ("nproc", "cmd", "cmd_conf", "device", "log")
 # checkpoints
 
 
+@sb.utils.checkpoints.register_checkpoint_hooks
+class RNGState:
+    """The random generators' states (python ``random``, numpy's global, torch's CPU and CUDA ones) as a
+    checkpoint recoverable: a run resumed from a checkpoint draws the same dropout masks, crops, shuffles and
+    augmentations as the run that wrote it, so resuming after a kill ends with the same model. Stored as
+    tensors and plain lists (loaded with ``weights_only``)."""
+
+    @sb.utils.checkpoints.mark_as_saver
+    def save(self, path) -> None:
+        import random
+
+        import numpy as np
+
+        version, state, gauss = random.getstate()
+        name, keys, pos, has_gauss, cached = np.random.get_state()
+        torch.save({"python": [version, list(state), gauss],
+                    "numpy": [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)],
+                    "torch": torch.get_rng_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}, path)
+
+    @sb.utils.checkpoints.mark_as_loader
+    def load(self, path, end_of_epoch=True) -> None:
+        import random
+
+        import numpy as np
+
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        version, values, gauss = state["python"]
+        random.setstate((version, tuple(values), gauss))
+        name, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+        torch.set_rng_state(state["torch"])
+        if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(state["cuda"])
+
+
 class AtomicCheckpointer(Checkpointer):
     """A SpeechBrain Checkpointer whose checkpoints appear all at once.
 
@@ -462,6 +498,7 @@ def _train(argv: Sequence[str], args: argparse.Namespace, overrides: Dict[str, o
     if hparams.get("lr_scheduler") is not None:
         recoverables["lr_scheduler"] = hparams["lr_scheduler"]
     checkpointer = AtomicCheckpointer(out_dir / "checkpoints", recoverables=recoverables)
+    checkpointer.add_recoverable("rng", RNGState(), optional_load=True)  # checkpoints of older runs lack it
     hparams["train_logger"] = sb.utils.train_logger.FileTrainLogger(save_file=str(out_dir / "train_log.txt"))
 
     from speechproc.data.dataset import loader_kwargs
@@ -494,6 +531,11 @@ def _train(argv: Sequence[str], args: argparse.Namespace, overrides: Dict[str, o
                 logger.warning("tensorboard is not installed: no tensorboard logs")
         ddp_barrier()
 
+    if train_opts.get("batch_sampler") is not None and brain.train_sampler is None:
+        # dynamic batches: SpeechBrain calls set_epoch only on samplers it made. Without it the sampler permutes
+        # its batches again at the end of every epoch, so the order depends on how many epochs this process ran
+        # and a resumed run trains on another order; set_epoch draws epoch N's order from seed + N.
+        brain.train_sampler = train_opts["batch_sampler"]
     handlers: List[logging.Handler] = []
     brain.record_start = record_start
     start = time.time()
