@@ -104,6 +104,14 @@ def test_stages_skip_force_and_failure(tmp_path: Path) -> None:
     assert p.returncode != 0 and "--stage 4 is after --stop-stage 2" in p.stderr
 
 
+def test_stage_titles_show_option_values(tmp_path: Path) -> None:
+    d = toy_recipe(tmp_path)
+    (d / "02_train.sh").write_text("#!/usr/bin/env bash\n# train on $train_set (beam ${beam_size}, $beam_sizes)\n")
+    p = run(d, "--train-set", "train_sp", "--beam-size", "3", "--stage", "2", "--stop-stage", "2")
+    assert "Stage 2: train on train_sp (beam 3, $beam_sizes)" in p.stdout
+    assert "    2  train on train_nodev (beam 10, $beam_sizes)" in run(d, "--help").stdout
+
+
 def test_changed_inputs_rerun_the_stage_and_every_later_one(tmp_path: Path) -> None:
     """A done marker records what its stage consumed: a changed config file, option or script re-runs the stage
     and the stages after it (a retrained model is never reported by a stale score stage); options that only say

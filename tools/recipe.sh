@@ -77,9 +77,20 @@ _recipe_stage_scripts() {
   find "$_recipe_dir" -maxdepth 1 -name '[0-9][0-9]_*.sh' -printf '%f\n' | LC_ALL=C sort
 }
 
-# First comment line after the shebang: "# <what this stage does>".
+# First comment line after the shebang: "# <what this stage does>", with the recipe options it names
+# ($name or ${name}) replaced by their values.
 _recipe_stage_title() {
-  sed -n '2,5{/^# /{s/^# //;p;q}}' "$_recipe_dir/$1"
+  local line name n
+  line=$(sed -n '2,5{/^# /{s/^# //;p;q}}' "$_recipe_dir/$1")
+  for name in $(_recipe_options); do
+    line=${line//"\${$name}"/${!name}}
+    n=0
+    while [ $n -lt 20 ] && [[ $line =~ ^(.*)\$${name}([^A-Za-z0-9_].*)?$ ]]; do
+      line="${BASH_REMATCH[1]}${!name}${BASH_REMATCH[2]}"
+      n=$((n + 1))
+    done
+  done
+  echo "$line"
 }
 
 _recipe_help() {
