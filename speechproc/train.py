@@ -257,6 +257,32 @@ def parse_train_args(argv: Sequence[str]) -> Tuple[argparse.Namespace, Dict[str,
     return args, overrides
 
 
+def _config_error(config: str, text: str, e: Exception) -> Exception:
+    """A :class:`SpeechprocError` naming the file, line and key of a YAML syntax error or of the object whose
+    constructor rejected its arguments; other errors unchanged."""
+    import re
+
+    mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+    if mark is not None and hasattr(mark, "line"):
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        ctx = getattr(e, "context_mark", None)
+        opened = (f", in the {e.context.replace('while parsing ', '')} opened at line {ctx.line + 1}"
+                  if ctx is not None and getattr(e, "context", None) and ctx.line != mark.line else "")
+        return SpeechprocError(f"{config}:{mark.line + 1}: YAML syntax error: {problem} (column {mark.column + 1}"
+                               f"{opened}); fix that line")
+    first = str(e.args[0]) if e.args else ""
+    m = re.match(r"Invalid argument to (?:class|function|method) (\S+)", first)
+    if m:
+        target = m.group(1).split(".")[-1]
+        detail = str(e.args[1]) if len(e.args) > 1 else ""
+        tag = re.compile(rf"!(new|name|apply):\S*\b{re.escape(target)}\b")
+        lines = [(i + 1, ln) for i, ln in enumerate(text.splitlines()) if tag.search(ln)]
+        where = ", ".join(f"line {i} ('{ln.split(':')[0].strip()}')" for i, ln in lines) or "its entry"
+        return SpeechprocError(f"{config}: {m.group(1)} ({where}) rejected its arguments: {detail}; check the values "
+                               f"under that key and the --key overrides that set them (a number given as text?)")
+    return e
+
+
 def load_hparams(config: str, overrides: Dict[str, object]) -> Tuple[dict, str, str]:
     """Load ``config`` with ``overrides``; returns (hparams, yaml text, merged yaml text)."""
     path = Path(config)
@@ -272,6 +298,8 @@ def load_hparams(config: str, overrides: Dict[str, object]) -> Tuple[dict, str, 
     except KeyError as e:
         raise SpeechprocError(f"{config}: {e.args[0] if e.args else e}; check the --key names given on the "
                               f"command line (overrides must name keys of the yaml)") from None
+    except Exception as e:  # noqa: BLE001 - YAML syntax and constructor errors surface from deep inside
+        raise _config_error(config, text, e) from e
     if not hparams.get("output_folder"):
         raise SpeechprocError(f"{config}: output_folder is not set; pass --output_folder DIR")
     return hparams, text, merged

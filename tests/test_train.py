@@ -257,3 +257,20 @@ def test_resume_after_sigkill_is_faithful(tmp_path):
         subprocess.run(cmd(exp), env=_env(), check=True, capture_output=True, cwd=tmp_path)
         got = json.loads((exp / "train_summary.json").read_text())["final_model_sha1"]
         assert got == want, f"resumed after {len(_ckpts(exp))} checkpoints: another model"
+
+
+def test_config_syntax_and_type_errors_name_the_file_line_and_key(tone, tmp_path):
+    conf = Path(tone["config"])
+    bad = tmp_path / "bad.yaml"
+    lines = conf.read_text().splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("lr:"))
+    bad.write_text("\n".join(lines[:i] + ["lr: [0.003"] + lines[i + 1:]) + "\n")
+    syntax = rf"bad.yaml:{i + 2}: YAML syntax error: .*flow sequence opened at line {i + 1}\); fix that line"
+    with pytest.raises(SpeechprocError, match=syntax):
+        train(train_argv(dict(tone, config=str(bad)), tmp_path / "exp"))
+    j = next(k for k, ln in enumerate(lines) if ln.strip().startswith("d_model:"))
+    bad.write_text("\n".join(lines[:j] + ["    d_model: wide"] + lines[j + 1:]) + "\n")
+    k = next(n for n, ln in enumerate(lines) if "!new:speechproc.models.asr.ConformerASR" in ln)
+    with pytest.raises(SpeechprocError, match=rf"ConformerASR \(line {k + 1} \('model'\)\) rejected its arguments"):
+        train(train_argv(dict(tone, config=str(bad)), tmp_path / "exp"))
+    assert not (tmp_path / "exp" / "train.yaml").exists()
