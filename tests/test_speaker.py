@@ -318,8 +318,8 @@ def test_speaker_similarity_verification_and_identification(trained, tmp_path):
         identify_data_dir(emb, tmp_path / "other" / "data")
 
 
-def test_vc_hook_loads_the_embedder(trained):
-    """speechproc.score.vc's speaker-similarity hook finds SpeakerEmbedder and gets a callable."""
+def test_vc_evaluation_loads_the_embedder(trained):
+    """speechproc.score.vc loads a trained speaker model's exp dir as its similarity embedder."""
     from speechproc.score.vc import load_speaker_embedder
 
     fn, note = load_speaker_embedder(trained["exp"])

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import types
 from pathlib import Path
 from typing import Sequence, Tuple
 
@@ -309,32 +308,33 @@ def test_parallel_dirs_must_match(tmp_path: Path) -> None:
     assert len(parallel_pairs(DataDir.load(src), DataDir.load(tmp_path / "short"), strict=False)) == 2
 
 
-def test_speaker_similarity_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No speaker module: '-'; a module with the hook's interface: cosine similarities in the table."""
+def test_speaker_similarity_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No speaker model given: no columns; a dir without a finished model: '-' and how to train one; a model:
+    cosine similarities in the table."""
+    import speechproc.score.speaker as speaker
     from speechproc.score.vc import evaluate_conversion, load_speaker_embedder
 
-    monkeypatch.setitem(sys.modules, "speechproc.score.speaker", None)  # import fails
-    fn, note = load_speaker_embedder(tmp_path)
-    assert fn is None and "'-'" in note
+    fn, note = load_speaker_embedder(None)
+    assert fn is None and "off" in note
+    fn, note = load_speaker_embedder(tmp_path / "nothing")
+    assert fn is None and "'-'" in note and "egs/an4/spk/run.sh" in note
     src, tgt = _parallel_corpus(tmp_path, n=2)
 
-    class SpeakerEmbedder:
+    class FakeEmbedder:
         """Fake speaker model: the mean log spectrum (two speakers with different formants differ)."""
-
-        @classmethod
-        def from_pretrained(cls, exp_dir):
-            return cls()
 
         def __call__(self, wave: np.ndarray, sr: int) -> np.ndarray:
             c = extract_mcep(np.asarray(wave, dtype=np.float32), CFG)[:, 1:]
             return c.mean(0)
 
-    fake = types.ModuleType("speechproc.score.speaker")
-    fake.SpeakerEmbedder = SpeakerEmbedder
-    monkeypatch.setitem(sys.modules, "speechproc.score.speaker", fake)
+    loaded = []
+    monkeypatch.setattr(speaker.SpeakerEmbedder, "from_pretrained",
+                        classmethod(lambda cls, exp_dir, device="cpu": loaded.append(exp_dir) or FakeEmbedder()))
     (tmp_path / "spk_exp").mkdir()
+    (tmp_path / "spk_exp" / "model.pt").write_bytes(b"")
     summary = evaluate_conversion([], src, tgt, judge=False, f0=False, speaker_exp=tmp_path / "spk_exp",
                                   table=tmp_path / "t.md")
+    assert loaded == [tmp_path / "spk_exp"]
     none, natural = summary["rows"][0], summary["rows"][-1]
     assert none["sim_src"] > none["sim_tgt"] and natural["sim_tgt"] > natural["sim_src"]
     assert "| no conversion (source) | 2 |" in (tmp_path / "t.md").read_text()

@@ -42,8 +42,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-utts", type=int, default=None, help="evaluate the first N parallel utterances only")
     p.add_argument("--no-f0", action="store_true", help="skip the F0 columns")
     p.add_argument("--no-mos", action="store_true", help="skip the predicted MOS (DistillMOS) column")
-    p.add_argument("--speaker-exp", default="auto",
-                   help="speaker model dir for the similarity columns; auto: newest under egs/an4/spk/exp; none: off")
+    p.add_argument("--speaker-exp", default="none",
+                   help="speaker model exp dir for the similarity columns (egs/an4/spk/exp/ecapa after its run.sh); "
+                        "none: no such columns")
     p.add_argument("--table", default=None, help="write the table of all rows here (markdown)")
     p.add_argument("--title", default="", help="heading of --table")
     p.add_argument("--readme", default=None, help="also write the --table text into this README, between the markers "

@@ -31,7 +31,6 @@ import torch
 from speechproc.utils import PathLike, SpeechprocError, atomic_write_text
 
 __all__ = [
-    "DEFAULT_EXP",
     "SpeakerEmbedder",
     "cosine",
     "centroid",
@@ -43,9 +42,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: The speaker model trained by ``egs/an4/spk`` (``bash run.sh`` there).
-DEFAULT_EXP = Path(__file__).resolve().parents[2] / "egs" / "an4" / "spk" / "exp" / "ecapa"
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -91,7 +87,7 @@ class SpeakerEmbedder:
         self._dim: Optional[int] = None
 
     @classmethod
-    def from_pretrained(cls, exp_dir: PathLike = DEFAULT_EXP, device: str = "cpu") -> "SpeakerEmbedder":
+    def from_pretrained(cls, exp_dir: PathLike, device: str = "cpu") -> "SpeakerEmbedder":
         """Load a finished speaker training run (``train.yaml``, ``model.pt``, ``fbank.json``, ``speakers.txt``, ``cmvn.npz``)."""
         from speechproc.exp import load_trained_modules
         from speechproc.features.fbank import FbankConfig, load_fbank_config
@@ -186,17 +182,18 @@ def _load(data_dir):
     return DataDir.load(path)
 
 
-def _embedder(embedder: Union["SpeakerEmbedder", PathLike, None]) -> "SpeakerEmbedder":
+def _embedder(embedder: Union["SpeakerEmbedder", PathLike]) -> "SpeakerEmbedder":
     if isinstance(embedder, SpeakerEmbedder):
         return embedder
-    return SpeakerEmbedder.from_pretrained(DEFAULT_EXP if embedder is None else embedder)
+    return SpeakerEmbedder.from_pretrained(embedder)
 
 
 def speaker_similarity(
     converted_dir,
     target_dir,
     source_dir=None,
-    embedder: Union[SpeakerEmbedder, PathLike, None] = None,
+    *,
+    embedder: Union[SpeakerEmbedder, PathLike],
 ) -> Dict[str, object]:
     """Speaker similarity of converted speech to the natural target (and source) speaker.
 
@@ -205,7 +202,7 @@ def speaker_similarity(
         target_dir: natural speech of the target speaker (its evaluation or training utterances);
             their centroid (:func:`centroid`) is the target speaker model.
         source_dir: natural speech of the source speaker, likewise (optional).
-        embedder: a :class:`SpeakerEmbedder`, an exp dir, or None for :data:`DEFAULT_EXP`.
+        embedder: a :class:`SpeakerEmbedder` or a trained speaker model's exp dir (``egs/an4/spk``).
 
     Returns:
         ``{"to_target": mean cosine, "to_source": mean cosine or None, "n_utts": N,

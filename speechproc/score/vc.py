@@ -27,8 +27,8 @@ re-implemented):
 - **Speaker similarity** to target / to source: the cosine between the speaker embedding of each
   output utterance and the mean embedding (centroid) of the natural target / source speech
   (``--src-train`` / ``--tgt-train`` when given, else the evaluation utterances), averaged.
-  See :func:`load_speaker_embedder`: the speaker model lives in ``speechproc.score.speaker``
-  (being built separately); where it or a trained model is missing the columns read ``-``.
+  The speaker model (:class:`speechproc.score.speaker.SpeakerEmbedder`, trained by ``egs/an4/spk``) is
+  given by its exp dir (:func:`load_speaker_embedder`); where it has no finished model the columns read ``-``.
 
 :func:`evaluate_conversion` writes ``<conv dir>/eval/`` (``result.md``, ``evaluate.json``,
 ``metrics.tsv``, the judge's transcripts and sclite-style reports) and, when asked, one table of
@@ -36,11 +36,9 @@ all rows (``RESULTS``-style, with the environment and command that produced it).
 """
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
@@ -49,75 +47,31 @@ import numpy as np
 
 from speechproc.utils import PathLike, SpeechprocError, atomic_write_text
 
-__all__ = ["load_speaker_embedder", "find_speaker_exp", "format_vc_table", "evaluate_conversion"]
+__all__ = ["load_speaker_embedder", "format_vc_table", "evaluate_conversion"]
 
 logger = logging.getLogger(__name__)
 
 Embedder = Callable[[np.ndarray, int], np.ndarray]
 
 
-# ------------------------------------------------------------------------------------------------
-# HOOK: speaker similarity.
-#
-# speechproc/score/speaker.py and a trained speaker model (egs/an4/spk) are being written by
-# someone else. This hook uses them as soon as both exist, and otherwise reports '-'. It accepts
-# any of these interfaces of speechproc.score.speaker (the first found wins):
-#   SpeakerEmbedder.from_pretrained(exp_dir) -> obj,  obj(wave (N,), sample_rate) -> embedding (D,)
-#   load_embedder(exp_dir) / load_speaker_model(exp_dir) -> the same kind of callable
-#   embed(exp_dir, wave, sample_rate) -> embedding (D,)
-# If the final interface differs, adapt `load_speaker_embedder` only; nothing else depends on it.
-# ------------------------------------------------------------------------------------------------
-
-
-def find_speaker_exp(root: Optional[PathLike] = None) -> Optional[Path]:
-    """A *finished* speaker model (a dir holding ``model.pt``): ``speechproc.score.speaker.DEFAULT_EXP``
-    when it is one, else the newest such dir under ``<repo>/egs/an4/spk/exp``; None when there is none."""
-    try:
-        default = getattr(importlib.import_module("speechproc.score.speaker"), "DEFAULT_EXP", None)
-    except Exception:  # absent, or someone else's work in progress: fall back to the search below
-        default = None
-    if default is not None and (Path(default) / "model.pt").is_file():
-        return Path(default)
-    base = Path(root) if root is not None else Path(os.environ.get("SPEECHPROC_ROOT", Path(__file__).resolve().parents[2]))
-    exp = base / "egs" / "an4" / "spk" / "exp"
-    if not exp.is_dir():
-        return None
-    found = [d for d in exp.iterdir() if d.is_dir() and (d / "model.pt").is_file()]
-    return max(found, key=lambda d: d.stat().st_mtime) if found else None
-
-
-def load_speaker_embedder(speaker_exp: Optional[PathLike] = "auto") -> Tuple[Optional[Embedder], str]:
-    """The speaker embedder of the hook above, and a note for the table (which model, or why none).
+def load_speaker_embedder(speaker_exp: Optional[PathLike]) -> Tuple[Optional[Embedder], str]:
+    """The speaker embedder for the similarity columns, and a note for the table (which model, or why none).
 
     Args:
-        speaker_exp: trained speaker model dir; ``auto`` looks for one (:func:`find_speaker_exp`);
-            None or ``none`` disables the speaker columns.
+        speaker_exp: a trained speaker model's exp dir (``egs/an4/spk``: ``bash run.sh`` there); None or
+            ``none`` leaves the columns out. A dir without a finished model (``model.pt``) gives ``-`` in the
+            columns and a note saying how to train it, so an evaluation never waits for the speaker model.
     """
     if speaker_exp is None or str(speaker_exp) == "none":
-        return None, "speaker similarity: disabled"
-    exp = find_speaker_exp() if str(speaker_exp) == "auto" else Path(speaker_exp)
-    try:
-        mod = importlib.import_module("speechproc.score.speaker")
-    except Exception as e:  # ImportError, or a module being edited: never fail the evaluation for it
-        return None, f"speaker similarity: '-' (speechproc.score.speaker is not available yet: {e})"
-    if exp is None or not exp.is_dir():
-        return None, "speaker similarity: '-' (no finished speaker model (model.pt) under egs/an4/spk/exp)"
-    try:
-        if hasattr(mod, "SpeakerEmbedder") and hasattr(mod.SpeakerEmbedder, "from_pretrained"):
-            fn: Embedder = mod.SpeakerEmbedder.from_pretrained(exp)
-        elif hasattr(mod, "load_embedder"):
-            fn = mod.load_embedder(exp)
-        elif hasattr(mod, "load_speaker_model"):
-            fn = mod.load_speaker_model(exp)
-        elif hasattr(mod, "embed"):
-            def fn(wave: np.ndarray, sr: int) -> np.ndarray:
-                return mod.embed(exp, wave, sr)
-        else:
-            return None, "speaker similarity: '-' (speechproc.score.speaker has none of the hook's interfaces)"
-    except Exception as e:  # the speaker model is someone else's work in progress: never fail the evaluation
-        logger.warning("speaker model %s could not be loaded (%s); speaker similarity reported as '-'", exp, e)
-        return None, f"speaker similarity: '-' (loading {exp} failed: {e})"
-    return fn, f"speaker similarity: cosine of embeddings from {exp}"
+        return None, "speaker similarity: off (no --speaker-exp)"
+    exp = Path(speaker_exp)
+    if not (exp / "model.pt").is_file():
+        logger.warning("%s: no finished speaker model (model.pt); speaker similarity reported as '-' "
+                       "(train one with egs/an4/spk/run.sh)", exp)
+        return None, f"speaker similarity: '-' (no finished speaker model at {exp}; train it with egs/an4/spk/run.sh)"
+    from speechproc.score.speaker import SpeakerEmbedder
+
+    return SpeakerEmbedder.from_pretrained(exp), f"speaker similarity: cosine of embeddings from {exp}"
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
@@ -179,7 +133,7 @@ def evaluate_conversion(
     normalize: str = "whisper_en",
     ref_text: str = "auto",
     f0: bool = True,
-    speaker_exp: Optional[PathLike] = "auto",
+    speaker_exp: Optional[PathLike] = None,
     table: Optional[PathLike] = None,
     title: str = "",
     command: str = "",
@@ -199,7 +153,7 @@ def evaluate_conversion(
         ref_text: ``auto`` (the source's ``text`` when it has one, else the judge's transcript of
             the natural source), ``text`` or ``judge``.
         f0: compute the F0 columns (pyin).
-        speaker_exp: speaker model for the similarity columns (``auto``, a dir, or None).
+        speaker_exp: speaker model exp dir for the similarity columns (None: no such columns).
         table: also write the table of all rows here (markdown, with environment and command).
         title: heading of that table.
         command: the command line, recorded with the table.

@@ -18,5 +18,6 @@ train_opts=              # extra train_vc options (method 1), e.g. "--set gmm.n_
 seq2seq_opts=            # extra trainer options of seq2seq, e.g. "--number_of_epochs 300"
 init_tts=                # seq2seq start: a Tacotron 2 model.pt, or null (empty: ljspeech/tts exp/tacotron2_overfit, else exp/tacotron2; quick: null)
 judge_backend=faster-whisper  # Whisper judge backend (faster-whisper, hf) or none
-eval_opts=               # extra evaluate_vc options, e.g. "--no-f0" or "--speaker-exp DIR"
+spk_model=../../an4/spk/exp/ecapa  # speaker model for the similarity columns (egs/an4/spk: bash run.sh); none: no columns
+eval_opts=               # extra evaluate_vc options, e.g. "--no-f0"
 recipe_main "$@"
