@@ -21,13 +21,18 @@ without this check.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from speechproc.utils import PathLike, SpeechprocError, load_weights
 
+if TYPE_CHECKING:
+    from speechbrain.utils.checkpoints import Checkpoint, Checkpointer
+
 __all__ = ["ALLOWED_PREFIXES", "ALLOWED_CALLS", "ALLOWED_TAGS", "check_config_tags", "load_exp_hparams",
-           "load_trained_modules"]
+           "load_trained_modules", "write_model", "write_snapshot", "SNAPSHOT_FILES"]
 
 #: tags that only refer to other keys or mark values (no code runs)
 ALLOWED_TAGS = ("!ref", "!copy", "!tuple", "!PLACEHOLDER")
@@ -171,3 +176,42 @@ def load_trained_modules(exp_dir: PathLike, extra_overrides: Optional[dict] = No
                 module.load_state_dict(state["modules"][name])
         module.to(device).eval()
     return hparams, modules
+
+
+# ------------------------------------------------------------------------------------------------
+# writing (the trainer)
+
+
+def write_model(ckpts: Sequence["Checkpoint"], modules: Sequence[str], out_path: Path, meta: dict) -> None:
+    """Average ``modules`` of the checkpoints ``ckpts`` into ``out_path`` (atomically), the file inference loads."""
+    import torch
+    from speechbrain.utils.checkpoints import average_checkpoints
+
+    state = {}
+    for name in modules:
+        state[name] = average_checkpoints(ckpts, name, parameter_loader=lambda p, **kw: torch.load(p, map_location="cpu",
+                                                                                        weights_only=True))
+    tmp = out_path.with_name(f".{out_path.name}.tmp.{os.getpid()}")
+    torch.save({"modules": state, "averaged": [c.path.name for c in ckpts], **meta}, tmp)
+    os.replace(tmp, out_path)
+
+
+SNAPSHOT_FILES = ("train.yaml", "overrides.yaml", "hparams.yaml", "env.json", "cmd.txt")
+
+
+def write_snapshot(checkpointer: "Checkpointer", modules: Sequence[str], out_dir: Path, epoch: int) -> Path:
+    """Export the latest checkpoint as a loadable experiment dir ``out_dir/snapshots/epoch<N>``.
+
+    The dir holds ``model.pt`` and the run's ``train.yaml``/``overrides.yaml``/``env.json``, so every
+    tool that takes ``--exp-dir`` (synthesis, decoding, duration extraction) reads it like a finished run.
+    """
+    ckpts = checkpointer.find_checkpoints(max_num_checkpoints=1)  # the most recent: this epoch's
+    if not ckpts:
+        raise SpeechprocError(f"{checkpointer.checkpoints_dir}: no checkpoint to export as epoch {epoch}")
+    snap = out_dir / "snapshots" / f"epoch{epoch}"
+    snap.mkdir(parents=True, exist_ok=True)
+    for name in SNAPSHOT_FILES:
+        if (out_dir / name).is_file():
+            shutil.copyfile(out_dir / name, snap / name)
+    write_model(ckpts, modules, snap / "model.pt", {"epoch": epoch})
+    return snap

@@ -38,9 +38,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml, resolve_references
-from speechbrain.utils.checkpoints import Checkpoint, Checkpointer, average_checkpoints
+from speechbrain.utils.checkpoints import Checkpoint, Checkpointer
 from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_process
 
+from speechproc.exp import write_model
 from speechproc.utils import SpeechprocError, atomic_write_text
 
 __all__ = [
@@ -50,8 +51,6 @@ __all__ = [
     "load_hparams",
     "record_experiment",
     "average_best",
-    "write_model",
-    "write_snapshot",
     "train",
     "main",
 ]
@@ -376,38 +375,6 @@ def average_best(checkpointer: Checkpointer, modules: Dict[str, torch.nn.Module]
         raise SpeechprocError(f"{checkpointer.checkpoints_dir}: no checkpoint to average; did training run?")
     write_model(ckpts, modules, out_path, {"key": key})
     return [c.path.name for c in ckpts]
-
-
-def write_model(ckpts: Sequence[Checkpoint], modules: Sequence[str], out_path: Path, meta: dict) -> None:
-    """Average ``modules`` of the checkpoints ``ckpts`` into ``out_path`` (atomically), the file inference loads."""
-    state = {}
-    for name in modules:
-        state[name] = average_checkpoints(ckpts, name, parameter_loader=lambda p, **kw: torch.load(p, map_location="cpu",
-                                                                                        weights_only=True))
-    tmp = out_path.with_name(f".{out_path.name}.tmp.{os.getpid()}")
-    torch.save({"modules": state, "averaged": [c.path.name for c in ckpts], **meta}, tmp)
-    os.replace(tmp, out_path)
-
-
-SNAPSHOT_FILES = ("train.yaml", "overrides.yaml", "hparams.yaml", "env.json", "cmd.txt")
-
-
-def write_snapshot(checkpointer: Checkpointer, modules: Sequence[str], out_dir: Path, epoch: int) -> Path:
-    """Export the latest checkpoint as a loadable experiment dir ``out_dir/snapshots/epoch<N>``.
-
-    The dir holds ``model.pt`` and the run's ``train.yaml``/``overrides.yaml``/``env.json``, so every
-    tool that takes ``--exp-dir`` (synthesis, decoding, duration extraction) reads it like a finished run.
-    """
-    ckpts = checkpointer.find_checkpoints(max_num_checkpoints=1)  # the most recent: this epoch's
-    if not ckpts:
-        raise SpeechprocError(f"{checkpointer.checkpoints_dir}: no checkpoint to export as epoch {epoch}")
-    snap = out_dir / "snapshots" / f"epoch{epoch}"
-    snap.mkdir(parents=True, exist_ok=True)
-    for name in SNAPSHOT_FILES:
-        if (out_dir / name).is_file():
-            shutil.copyfile(out_dir / name, snap / name)
-    write_model(ckpts, modules, snap / "model.pt", {"epoch": epoch})
-    return snap
 
 
 # ------------------------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def test_toy_model_overfits_two_utterances():
         opt.step()
     model.eval()
     from speechproc.decode.asr import greedy_attention
-    from speechproc.tasks.asr import ctc_greedy_ids
+    from speechproc.models.asr.ctc import ctc_greedy_ids
 
     with torch.no_grad():
         enc, el = model.encode(feats, lengths)

@@ -195,7 +195,7 @@ def test_synthesis_refuses_unspeakable_text_and_silent_audio(tmp_path: Path) -> 
     from speechproc.data import DataDir
     from speechproc.decode.tts import CopySynthesis, synthesize_dir
     from speechproc.decode.vocoder import GriffinLimVocoder
-    from speechproc.tasks.tts import encode_text
+    from speechproc.text.tokenizer import encode_text
     from speechproc.text.tokenizer import train_tokenizer
 
     tok = train_tokenizer(["hello world"], "char", cleaners="english")

@@ -240,7 +240,7 @@ def test_finetune_with_the_recipe_config_through_the_shared_trainer(ckpt, tmp_pa
     from speechproc.data.dataset import make_asr_dataset
     from speechproc.decode.asr import Speech2Text
     from speechproc.exp import load_trained_modules
-    from speechproc.tasks.asr import ctc_greedy_ids
+    from speechproc.models.asr.ctc import ctc_greedy_ids
     from speechproc.text.tokenizer import train_tokenizer
     from speechproc.train import train
 

@@ -75,10 +75,10 @@ def extract(model, normalize, tokenizer, dump: Path, out: Path, batch_size: int,
     from tqdm import tqdm
 
     from speechproc.data.dataset import load_data_dir
-    from speechproc.decode.tts import save_attention_png
+    from speechproc.plot import save_attention_png
     from speechproc.features.fbank import FeatureStore
     from speechproc.models.tts.fastspeech2 import durations_to_alignment
-    from speechproc.tasks.tts import encode_text
+    from speechproc.text.tokenizer import encode_text
 
     data = load_data_dir(dump)
     if data.text is None:

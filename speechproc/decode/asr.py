@@ -288,7 +288,7 @@ class Speech2Text:
     @torch.no_grad()
     def decode_ids(self, feats: torch.Tensor, lengths: torch.Tensor) -> List[List[int]]:
         """Token ids of a padded batch of features ``(B, T, D)`` with frame counts ``(B,)``."""
-        from speechproc.tasks.asr import ctc_greedy_ids
+        from speechproc.models.asr.ctc import ctc_greedy_ids
 
         feats, lengths = feats.to(self.device), lengths.to(self.device)
         if self.config["mode"] == "greedy":

@@ -20,45 +20,21 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from speechproc.decode.vocoder import Vocoder, make_vocoder, vocoder_options
 from speechproc.features.mel import MelConfig, load_mel_config
+from speechproc.plot import save_attention_png, save_mel_png
 from speechproc.utils import atomic_output_dir, PathLike, SpeechprocError
 
-__all__ = ["Text2Speech", "synthesize_dir", "save_attention_png", "save_mel_png", "HibariTTS", "CommandTTS",
+__all__ = ["Text2Speech", "synthesize_dir", "HibariTTS", "CommandTTS",
            "ENGINES", "make_engine", "CopySynthesis", "read_ljspeech_text", "select_sentences", "make_synthetic_corpus"]
 
 logger = logging.getLogger(__name__)
 
-
-
-def _to_image(x: np.ndarray, path: PathLike, min_size: int = 256) -> None:
-    from PIL import Image
-
-    x = np.asarray(x, dtype=np.float64)
-    lo, hi = float(np.min(x)), float(np.max(x))
-    img = ((x - lo) / (hi - lo + 1e-12) * 255.0).astype(np.uint8)
-    im = Image.fromarray(255 - img)  # dark = high
-    scale = max(1, int(np.ceil(min_size / max(1, min(img.shape)))))
-    if scale > 1:
-        im = im.resize((img.shape[1] * scale, img.shape[0] * scale), Image.NEAREST)
-    im.save(str(path))
-
-
-def save_attention_png(align: Union[np.ndarray, torch.Tensor], path: PathLike) -> None:
-    """Attention ``(steps, tokens)`` as a grey-scale PNG (decoder steps down, tokens across)."""
-    a = align.detach().cpu().numpy() if isinstance(align, torch.Tensor) else np.asarray(align)
-    _to_image(a, path)
-
-
-def save_mel_png(mel: Union[np.ndarray, torch.Tensor], path: PathLike) -> None:
-    """Mel ``(T, n_mels)`` as a PNG (low bins at the bottom, time across)."""
-    m = mel.detach().cpu().numpy() if isinstance(mel, torch.Tensor) else np.asarray(mel)
-    _to_image(m.T[::-1], path, min_size=160)
 
 
 class Text2Speech:
@@ -108,7 +84,7 @@ class Text2Speech:
 
     def mel(self, text: str) -> Tuple[torch.Tensor, torch.Tensor]:
         """Log-mel ``(T, n_mels)`` (de-normalised) and attention ``(steps, tokens)`` of ``text``."""
-        from speechproc.tasks.tts import encode_text
+        from speechproc.text.tokenizer import encode_text
 
         tokens = encode_text(self.tokenizer, text)[None].to(self.device)
         with torch.no_grad():

@@ -11,33 +11,15 @@ relative lengths, ``tokens`` ``(B, L)``, ``tokens_bos``/``tokens_eos`` ``(B, L +
 """
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict
 
 import speechbrain as sb
 import torch
 
+from speechproc.models.asr.ctc import ctc_greedy_ids
 from speechproc.tasks.base import TaskBrain
 
-__all__ = ["ASRBrain", "ctc_greedy_ids"]
-
-
-def ctc_greedy_ids(ctc_logprobs: torch.Tensor, lengths: torch.Tensor, blank: int = 0) -> List[List[int]]:
-    """Best-path CTC decoding: argmax per frame, merge repeats, drop blanks.
-
-    Args:
-        ctc_logprobs: ``(B, T, V)``.
-        lengths: ``(B,)`` valid frames.
-        blank: blank id.
-
-    Returns:
-        one token-id list per utterance.
-    """
-    best = ctc_logprobs.argmax(dim=-1).cpu()
-    out = []
-    for b, n in enumerate(lengths.tolist()):
-        seq = torch.unique_consecutive(best[b, : int(n)]).tolist()
-        out.append([t for t in seq if t != blank])
-    return out
+__all__ = ["ASRBrain"]
 
 
 class ASRBrain(TaskBrain):

@@ -23,7 +23,7 @@ from typing import Any, Dict, Optional
 import speechbrain as sb
 import torch
 
-from speechproc.train import write_snapshot
+from speechproc.exp import write_snapshot
 from speechproc.utils import load_weights
 
 __all__ = ["TaskBrain"]

@@ -28,25 +28,13 @@ import torch
 from speechbrain.dataio.dataset import DynamicItemDataset
 
 from speechproc.tasks.base import TaskBrain
+from speechproc.text.tokenizer import encode_text
 from speechproc.utils import PathLike, SpeechprocError
 
-__all__ = ["TTSBrain", "make_tts_dataset", "tts_datasets", "encode_text", "read_durations"]
+__all__ = ["TTSBrain", "make_tts_dataset", "tts_datasets", "read_durations"]
 
 logger = logging.getLogger(__name__)
 
-
-
-def encode_text(tokenizer, text: str) -> torch.Tensor:
-    """Token ids of ``text`` (the tokenizer's cleaners applied) followed by ``<sos/eos>``: ``(L,)`` long."""
-    ids = tokenizer.encode(text)
-    if not ids:
-        raise SpeechprocError(f"text {text!r} has no tokens after cleaning; check the text or the token list")
-    known = [t for i, t in zip(ids, tokenizer.ids_to_tokens(ids))
-             if i != tokenizer.unk_id and not (t.startswith("<") and t.endswith(">"))]  # <space> etc.
-    if not any(any(ch.isalnum() for ch in t) for t in known):  # only unknown symbols, spaces and punctuation
-        raise SpeechprocError(f"text {text!r} has no speakable character: every token is outside the model's token "
-                              f"list; write it in the alphabet the model was trained on (or spell out its symbols)")
-    return torch.LongTensor(ids + [tokenizer.eos_id])
 
 
 def read_durations(path: PathLike) -> Dict[str, List[int]]:
@@ -194,7 +182,7 @@ class TTSBrain(TaskBrain):
         plots = self.stage_metrics.get("plots", [])
         super().on_stage_end(stage, stage_loss, epoch)
         if stage == sb.Stage.VALID and plots and sb.utils.distributed.if_main_process():
-            from speechproc.decode.tts import save_attention_png, save_mel_png
+            from speechproc.plot import save_attention_png, save_mel_png
 
             out = Path(self.hparams.output_folder) / "plots" / f"epoch{int(epoch or 0):03d}"
             out.mkdir(parents=True, exist_ok=True)

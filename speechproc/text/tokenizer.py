@@ -29,10 +29,13 @@ import re
 from abc import ABC, abstractmethod
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Union
 
 from speechproc.text.normalize import clean, cleaner_names
 from speechproc.utils import atomic_output_dir, PathLike, SpeechprocError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "BLANK",
@@ -47,6 +50,7 @@ __all__ = [
     "WordTokenizer",
     "train_tokenizer",
     "load_tokenizer",
+    "encode_text",
     "read_tokens",
     "load_training_text",
     "default_token_dir",
@@ -461,3 +465,19 @@ def _read_lines(path: Path) -> List[str]:
         return path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError as e:
         raise SpeechprocError(f"{path}: not UTF-8 text (byte {e.start}); convert it with iconv") from None
+
+
+def encode_text(tokenizer, text: str) -> torch.Tensor:
+    """Token ids of ``text`` (the tokenizer's cleaners applied) followed by ``<sos/eos>``: ``(L,)`` long
+    (the input of the TTS models, in training and synthesis)."""
+    import torch
+
+    ids = tokenizer.encode(text)
+    if not ids:
+        raise SpeechprocError(f"text {text!r} has no tokens after cleaning; check the text or the token list")
+    known = [t for i, t in zip(ids, tokenizer.ids_to_tokens(ids))
+             if i != tokenizer.unk_id and not (t.startswith("<") and t.endswith(">"))]  # <space> etc.
+    if not any(any(ch.isalnum() for ch in t) for t in known):  # only unknown symbols, spaces and punctuation
+        raise SpeechprocError(f"text {text!r} has no speakable character: every token is outside the model's token "
+                              f"list; write it in the alphabet the model was trained on (or spell out its symbols)")
+    return torch.LongTensor(ids + [tokenizer.eos_id])
