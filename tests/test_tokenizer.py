@@ -120,6 +120,22 @@ def test_word_unknown_and_vocab_limit():
     assert small.decode(small.encode("ONE SIX")) == "ONE <unk>"
 
 
+@pytest.mark.parametrize("token_type", ["char", "word", "bpe"])
+def test_symbols_outside_the_token_list_are_counted_and_reported(token_type, caplog, tmp_path):
+    tok = train_tokenizer(AN4_LIKE, token_type, vocab_size=40 if token_type == "bpe" else None)
+    texts = {"u1": "ENTER ÄRGER", "u2": "ENTER", "u3": "ÄÖ 北京 ENTER"}
+    utts, counts = tok.unknown_symbols(texts)
+    assert utts == ["u1", "u3"]
+    if token_type == "word":
+        assert counts == {"ÄRGER": 1, "ÄÖ": 1, "北京": 1}
+    else:
+        assert counts == {"Ä": 2, "Ö": 1, "北": 1, "京": 1}
+    with caplog.at_level("WARNING"):
+        assert tok.report_unknown(texts, "data/x") == 2
+    assert "data/x: 2 of 3 utterances have symbols outside the token list, which become <unk>" in caplog.text
+    assert tok.unknown_symbols({"u2": "ENTER"}) == ([], {})
+
+
 @pytest.mark.parametrize("token_type,vocab_size", [("bpe", 45), ("unigram", 45), ("char", None), ("word", None)])
 def test_training_is_deterministic(tmp_path, token_type, vocab_size):
     for run in ("a", "b"):

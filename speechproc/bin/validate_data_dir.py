@@ -1,6 +1,9 @@
 """Check a Kaldi data dir: sorted unique keys, consistent files, speaker prefixes, transcripts, audio.
 
-    python -m speechproc.bin.validate_data_dir [--check-audio] [--sample-rate N] data/train
+    python -m speechproc.bin.validate_data_dir [--check-audio] [--sample-rate N] [--token-dir D] data/train
+
+With ``--token-dir`` it also counts the utterances whose text has symbols outside that token list (they would
+become ``<unk>``) and names the symbols.
 
 Exits 1 and lists every problem (file, key or line, value, fix) when the dir is invalid.
 """
@@ -21,6 +24,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--check-audio", action="store_true",
                    help="decode every recording (catches corrupt/truncated files, failing pipes, stereo)")
     p.add_argument("--sample-rate", type=int, default=None, help="expected sample rate in Hz")
+    p.add_argument("--token-dir", default=None, help="also report text symbols outside this token list")
     p.add_argument("data_dir", help="the data dir to check")
     return p
 
@@ -32,6 +36,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     data.validate(check_audio=args.check_audio, sample_rate=args.sample_rate, path_for_messages=args.data_dir)
     logger.info("%s is valid: %d utterances, %d speakers, %d recordings%s", args.data_dir, len(data),
                 len(data.speakers), len(data.wav_scp), " (audio checked)" if args.check_audio else "")
+    if args.token_dir:
+        from speechproc.text.tokenizer import load_tokenizer
+
+        if data.text is None:
+            logger.warning("%s has no text file: nothing to check against %s", args.data_dir, args.token_dir)
+        elif not load_tokenizer(args.token_dir).report_unknown(data.text, args.data_dir):
+            logger.info("%s: every symbol of the text is in the token list %s", args.data_dir, args.token_dir)
     return 0
 
 

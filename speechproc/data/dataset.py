@@ -114,6 +114,8 @@ def make_asr_dataset(
     texts = data.text
     if tokenizer is not None and texts is None:
         logger.warning("%s has no text file: token items are not available", path)
+    elif tokenizer is not None and hasattr(tokenizer, "report_unknown"):
+        tokenizer.report_unknown(texts, str(path))
 
     kept = [u for u in utts if durations[u] >= min_duration and (max_duration is None or durations[u] <= max_duration)]
     if len(kept) < len(utts):

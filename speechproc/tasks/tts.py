@@ -77,6 +77,7 @@ def make_tts_dataset(path: PathLike, tokenizer, max_utts: Optional[int] = None,
     data = load_data_dir(path)
     if data.text is None:
         raise SpeechprocError(f"{path}: no text file; a TTS dump dir needs the transcripts")
+    tokenizer.report_unknown(data.text, str(path))
     store = FeatureStore(path)
     config = load_mel_config(path)
     utts = data.utts if max_utts is None else data.utts[:max_utts]

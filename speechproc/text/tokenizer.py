@@ -29,7 +29,7 @@ import re
 from abc import ABC, abstractmethod
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from speechproc.text.normalize import clean, cleaner_names
 from speechproc.utils import atomic_output_dir, PathLike, SpeechprocError
@@ -142,6 +142,41 @@ class Tokenizer(ABC):
     def encode(self, text: str) -> List[int]:
         """Clean ``text`` with :attr:`cleaners`, tokenize it and return the token ids."""
         return self.tokens_to_ids(self.tokenize(clean(text, self.cleaners)))
+
+    def unknown_symbols(self, texts: Dict[str, str]) -> Tuple[List[str], Counter]:
+        """``(utterances whose text gets <unk>, count of each symbol outside the token list)`` of ``texts``
+        (utt -> text): characters for character and sentencepiece token lists, words for word lists."""
+        utts: List[str] = []
+        counts: Counter = Counter()
+        unknown_char: Dict[str, bool] = {}
+        for utt, text in texts.items():
+            cleaned = clean(text, self.cleaners)
+            tokens = self.tokenize(cleaned)
+            if self.unk_id not in self.tokens_to_ids(tokens):
+                continue
+            utts.append(utt)
+            if self.type == "word":
+                counts.update(t for t in tokens if self.tokens_to_ids([t])[0] == self.unk_id)
+                continue
+            for ch in cleaned:
+                if ch.isspace():
+                    continue
+                if ch not in unknown_char:
+                    unknown_char[ch] = self.unk_id in self.tokens_to_ids(self.tokenize(ch))
+                if unknown_char[ch]:
+                    counts[ch] += 1
+        return utts, counts
+
+    def report_unknown(self, texts: Dict[str, str], where: str) -> int:
+        """Log a warning naming ``where``, how many utterances get ``<unk>`` and the symbols that cause it;
+        returns that number of utterances."""
+        utts, counts = self.unknown_symbols(texts)
+        if utts:
+            symbols = ", ".join(f"'{c}' x{n}" for c, n in counts.most_common(10))
+            logger.warning("%s: %d of %d utterances have symbols outside the token list, which become <unk>: %s "
+                           "(e.g. %s); normalise them in data prep, or train the tokenizer on this text",
+                           where, len(utts), len(texts), symbols or "?", ", ".join(utts[:3]))
+        return len(utts)
 
     def decode(self, ids: Iterable[int]) -> str:
         """Turn ids back into text; ``<blank>`` and ``<sos/eos>`` are dropped, ``<unk>`` kept."""
