@@ -32,7 +32,8 @@ if TYPE_CHECKING:
     from speechbrain.utils.checkpoints import Checkpoint, Checkpointer
 
 __all__ = ["ALLOWED_PREFIXES", "ALLOWED_CALLS", "ALLOWED_TAGS", "check_config_tags", "load_exp_hparams",
-           "load_trained_modules", "write_model", "write_snapshot", "SNAPSHOT_FILES"]
+           "load_trained_modules", "write_model", "write_snapshot", "SNAPSHOT_FILES", "pack", "unpack",
+           "resolve_exp_dir"]
 
 #: tags that only refer to other keys or mark values (no code runs)
 ALLOWED_TAGS = ("!ref", "!copy", "!tuple", "!PLACEHOLDER")
@@ -118,6 +119,181 @@ def _resolve(path: str, base: Optional[Path]) -> str:
     return str(base / p)
 
 
+# ------------------------------------------------------------------------------------------------
+# packed models (speechproc pack EXP_DIR OUT.zip)
+
+PACK_FORMAT = 1
+#: what a pack keeps of the exp dir itself
+PACK_EXP_FILES = ("train.yaml", "overrides.yaml", "env.json", "model.pt", "train_summary.json", "cmd.txt")
+#: what a pack keeps of a directory the run points to (a token list, a dump dir's feature settings and
+#: statistics): small settings files, never features or audio
+PACK_DIR_PATTERNS = ("*.json", "*.npz", "*.model", "tokens.txt")
+
+
+def pack(exp_dir: PathLike, out_zip: PathLike) -> Path:
+    """Write ``out_zip``: what inference needs from the finished run ``exp_dir`` and nothing else.
+
+    The zip holds the model (``model.pt``), the stored config, and copies of the files and dirs its
+    overrides point to (token list, CMVN statistics, feature settings of the training dump), with the
+    overrides rewritten to those copies; plus ``manifest.json`` (format, files, task, commit) and a
+    ``README.md`` card (data, command, commit, final metrics). It loads anywhere:
+    ``Speech2Text.from_pretrained("m.zip")``, :func:`load_trained_modules`.
+    """
+    import hashlib
+    import time
+    import zipfile
+
+    import yaml
+
+    exp_dir = Path(exp_dir)
+    for name in ("train.yaml", "model.pt"):
+        if not (exp_dir / name).is_file():
+            raise SpeechprocError(f"{exp_dir / name}: not found; {exp_dir} is not a finished training run")
+    check_config_tags((exp_dir / "train.yaml").read_text(encoding="utf-8"), str(exp_dir / "train.yaml"))
+    env = _read_env(exp_dir)
+    base = Path(env["cwd"]) if env.get("cwd") else None
+    overrides = _read_overrides(exp_dir)
+    members: Dict[str, Path] = {name: exp_dir / name for name in PACK_EXP_FILES if (exp_dir / name).is_file()}
+    packed_overrides: Dict[str, object] = {}
+    for key, value in overrides.items():
+        if key == "output_folder" or not isinstance(value, str):
+            packed_overrides[key] = value
+            continue
+        path = Path(_resolve(value, base))
+        if not path.exists():
+            packed_overrides[key] = value
+            continue
+        if path.is_file():
+            members[f"files/{key}/{path.name}"] = path
+            packed_overrides[key] = f"files/{key}/{path.name}"
+        else:
+            found = sorted({f for pattern in PACK_DIR_PATTERNS for f in path.glob(pattern) if f.is_file()})
+            for f in found:
+                members[f"files/{key}/{f.name}"] = f
+            packed_overrides[key] = f"files/{key}"
+    summary = {}
+    if (exp_dir / "train_summary.json").is_file():
+        summary = json.loads((exp_dir / "train_summary.json").read_text(encoding="utf-8"))
+    task = None
+    for line in (exp_dir / "train.yaml").read_text(encoding="utf-8").splitlines():
+        if line.startswith("task:"):
+            task = line.split(":", 1)[1].split("#")[0].strip()
+    manifest = {"format": PACK_FORMAT, "task": task, "commit": env.get("git_commit", "unknown"),
+                "created": time.strftime("%Y-%m-%d %H:%M:%S"), "source": str(exp_dir.resolve()),
+                "files": {}}
+    card = [f"# {exp_dir.name} (speechproc pack)", "",
+            f"- task: {task}", f"- trained at commit: {manifest['commit']}",
+            f"- training data: {overrides.get('train_data', '?')} (validation: {overrides.get('valid_data', '?')})",
+            f"- command: `{(exp_dir / 'cmd.txt').read_text(encoding='utf-8').strip().splitlines()[-1]}`"
+            if (exp_dir / "cmd.txt").is_file() else "- command: ?",
+            f"- epochs: {summary.get('epochs', '?')}, parameters: {summary.get('parameters', '?')}, "
+            f"averaged checkpoints: {', '.join(summary.get('averaged', [])) or '?'}", "",
+            "Load it with `speechproc.decode.asr.Speech2Text.from_pretrained(\"<this zip>\")` (ASR) or "
+            "`speechproc.exp.load_trained_modules(\"<this zip>\")`.", ""]
+    out_zip = Path(out_zip)
+    out_zip.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_zip.with_name(f".{out_zip.name}.tmp.{os.getpid()}")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for arc, path in sorted(members.items()):
+            data = path.read_bytes()
+            if arc == "overrides.yaml":
+                data = yaml.safe_dump(packed_overrides, sort_keys=False).encode()
+            manifest["files"][arc] = hashlib.sha256(data).hexdigest()
+            z.writestr(arc, data)
+        if "overrides.yaml" not in members:
+            data = yaml.safe_dump(packed_overrides, sort_keys=False).encode()
+            manifest["files"]["overrides.yaml"] = hashlib.sha256(data).hexdigest()
+            z.writestr("overrides.yaml", data)
+        z.writestr("README.md", "\n".join(card))
+        z.writestr("manifest.json", json.dumps(manifest, indent=2) + "\n")
+    os.replace(tmp, out_zip)
+    return out_zip
+
+
+def unpack(zip_path: PathLike, cache_dir: Optional[PathLike] = None) -> Path:
+    """Extract a pack (once per content) into ``cache_dir`` (default ``$SPEECHPROC_CACHE`` or
+    ``~/.cache/speechproc``) and return the exp dir it holds; every file is checked against the manifest."""
+    import hashlib
+    import zipfile
+
+    zip_path = Path(zip_path)
+    if not zip_path.is_file():
+        raise SpeechprocError(f"{zip_path}: packed model not found")
+    try:
+        z = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise SpeechprocError(f"{zip_path}: not a readable zip ({e}); copy the pack again or re-run "
+                              f"'speechproc pack EXP_DIR {zip_path.name}'") from None
+    with z:
+        names = set(z.namelist())
+        if "manifest.json" not in names:
+            raise SpeechprocError(f"{zip_path}: no manifest.json, so it is not a speechproc pack; make one with "
+                                  f"'speechproc pack EXP_DIR {zip_path.name}'")
+        try:
+            manifest = json.loads(z.read("manifest.json"))
+        except ValueError as e:
+            raise SpeechprocError(f"{zip_path}: manifest.json is not valid JSON ({e}); re-pack the model") from None
+        fmt = manifest.get("format")
+        if not isinstance(fmt, int) or fmt > PACK_FORMAT:
+            raise SpeechprocError(f"{zip_path}: pack format {fmt!r} is newer than this speechproc reads "
+                                  f"({PACK_FORMAT}); update speechproc, or re-pack with this version")
+        files = manifest.get("files", {})
+        for arc in files:
+            if arc.startswith("/") or ".." in Path(arc).parts or arc not in names:
+                raise SpeechprocError(f"{zip_path}: manifest entry '{arc}' is missing or not a plain relative path; "
+                                      f"re-pack the model")
+        digest = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
+        root = Path(cache_dir or os.environ.get("SPEECHPROC_CACHE") or Path.home() / ".cache" / "speechproc")
+        out = root / "packs" / f"{zip_path.stem}-{digest}"
+        if (out / ".complete").is_file():
+            return out
+        tmp = out.with_name(f".{out.name}.tmp.{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        for arc, want in files.items():
+            data = z.read(arc)
+            if hashlib.sha256(data).hexdigest() != want:
+                raise SpeechprocError(f"{zip_path}: '{arc}' does not match its checksum in manifest.json (the zip "
+                                      f"is damaged or was edited); copy it again or re-pack the model")
+            (tmp / arc).parent.mkdir(parents=True, exist_ok=True)
+            (tmp / arc).write_bytes(data)
+        (tmp / "manifest.json").write_bytes(z.read("manifest.json"))
+        (tmp / ".complete").write_text("")
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)
+    return out
+
+
+def _read_env(exp_dir: Path) -> dict:
+    env_path = exp_dir / "env.json"
+    try:
+        env = json.loads(env_path.read_text(encoding="utf-8")) if env_path.is_file() else {}
+    except json.JSONDecodeError as e:
+        raise SpeechprocError(f"{env_path}: not valid JSON ({e}); restore it from the training run") from None
+    return env if isinstance(env, dict) else {}
+
+
+def _read_overrides(exp_dir: Path) -> dict:
+    import yaml
+
+    overrides_path = exp_dir / "overrides.yaml"
+    if not overrides_path.is_file():
+        return {}
+    text = overrides_path.read_text(encoding="utf-8")
+    check_config_tags(text, str(overrides_path))
+    overrides = yaml.safe_load(text) or {}
+    if not isinstance(overrides, dict):
+        raise SpeechprocError(f"{overrides_path}: expected a mapping of key: value; restore it from the training run")
+    return overrides
+
+
+def resolve_exp_dir(exp_dir: PathLike) -> Path:
+    """``exp_dir`` itself, or for a packed model (``*.zip``) the dir it unpacks to."""
+    p = Path(exp_dir)
+    if p.suffix == ".zip":
+        return unpack(p)
+    return p
+
+
 def load_exp_hparams(exp_dir: PathLike, extra_overrides: Optional[dict] = None) -> Dict[str, object]:
     """The hyperparameters of a finished run (objects built, weights not loaded), after the tag check.
 
@@ -127,30 +303,22 @@ def load_exp_hparams(exp_dir: PathLike, extra_overrides: Optional[dict] = None) 
     import yaml
     from hyperpyyaml import load_hyperpyyaml
 
-    exp_dir = Path(exp_dir)
+    exp_dir = resolve_exp_dir(exp_dir)
     conf_path = exp_dir / "train.yaml"
     if not conf_path.is_file():
         raise SpeechprocError(f"{conf_path}: not found; {exp_dir} is not a finished training run (speechproc.bin.train)")
-    env_path = exp_dir / "env.json"
-    try:
-        env = json.loads(env_path.read_text(encoding="utf-8")) if env_path.is_file() else {}
-    except json.JSONDecodeError as e:
-        raise SpeechprocError(f"{env_path}: not valid JSON ({e}); restore it from the training run") from None
-    base = Path(env["cwd"]) if isinstance(env, dict) and env.get("cwd") else None
+    env = _read_env(exp_dir)
+    base = Path(env["cwd"]) if env.get("cwd") else None
 
     # The training yaml + its command-line overrides (not the merged text, whose !ref values are
-    # already substituted), with relative paths resolved against the training run's directory.
+    # already substituted), with relative paths resolved against the exp dir (a pack's own copies) or else
+    # the directory training ran in.
     text = conf_path.read_text(encoding="utf-8")
     check_config_tags(text, str(conf_path))
     overrides_path = exp_dir / "overrides.yaml"
-    overrides = {}
-    if overrides_path.is_file():
-        overrides_text = overrides_path.read_text(encoding="utf-8")
-        check_config_tags(overrides_text, str(overrides_path))
-        overrides = yaml.safe_load(overrides_text) or {}
-        if not isinstance(overrides, dict):
-            raise SpeechprocError(f"{overrides_path}: expected a mapping of key: value; restore it from the training run")
-    overrides = {k: (_resolve(v, base) if isinstance(v, str) and k != "output_folder" else v)
+    overrides = _read_overrides(exp_dir)
+    packed = (exp_dir / "manifest.json").is_file()
+    overrides = {k: (_resolve(v, exp_dir if packed else base) if isinstance(v, str) and k != "output_folder" else v)
                  for k, v in overrides.items()}
     overrides["output_folder"] = str(exp_dir)
     overrides.update(extra_overrides or {})
@@ -160,8 +328,9 @@ def load_exp_hparams(exp_dir: PathLike, extra_overrides: Optional[dict] = None) 
 
 
 def load_trained_modules(exp_dir: PathLike, extra_overrides: Optional[dict] = None, device: str = "cpu"):
-    """Rebuild a trained experiment: (hparams, modules with ``model.pt`` weights, in eval mode)."""
-    exp_dir = Path(exp_dir)
+    """Rebuild a trained experiment (an exp dir or a packed ``*.zip``): (hparams, modules with ``model.pt``
+    weights, in eval mode)."""
+    exp_dir = resolve_exp_dir(exp_dir)
     weights = exp_dir / "model.pt"
     if not weights.is_file():
         raise SpeechprocError(f"{weights}: not found; {exp_dir} is not a finished training run (speechproc.bin.train)")

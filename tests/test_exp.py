@@ -120,3 +120,76 @@ def test_check_names_the_line_and_rejects_broken_yaml() -> None:
     with pytest.raises(SpeechprocError, match="x.yaml: not valid YAML"):
         check_config_tags("a: [1\n", "x.yaml")
     check_config_tags("m: !new:torch.nn.Linear [2, 3]\nn: !apply:getattr [!ref <m>, weight]\n", "x.yaml")
+
+
+def test_a_packed_model_loads_without_the_recipe_and_transcribes_the_same(trained: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import os
+    import zipfile
+
+    from speechproc.bin.pack import main as pack_main
+    from speechproc.decode.asr import Speech2Text
+
+    root = trained.parent
+    data = root / "corpus" / "data"
+    waves = [line.split()[1] for line in (data / "wav.scp").read_text().splitlines()[:3]]
+    audio = [__import__("soundfile").read(w, dtype="float32")[0] for w in waves]
+    before = [Speech2Text.from_pretrained(trained, mode="greedy_ctc")(a, 16000) for a in audio]
+    assert pack_main([str(trained), str(tmp_path / "m.zip")]) == 0
+    with zipfile.ZipFile(tmp_path / "m.zip") as z:
+        names = set(z.namelist())
+        manifest = json.loads(z.read("manifest.json"))
+        card = z.read("README.md").decode()
+    assert {"model.pt", "train.yaml", "overrides.yaml", "manifest.json", "README.md"} <= names
+    assert "files/cmvn_stats/cmvn.npz" in names and "files/token_dir/tokens.txt" in names
+    assert not any(n.endswith(".wav") or "checkpoints" in n for n in names)
+    assert manifest["format"] == 1 and manifest["task"] == "asr" and "epochs: 1" in card
+    # the recipe's token list, statistics and data are gone; loading happens from another directory
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    for name in ("token", "cmvn.npz", "corpus", "asr"):
+        os.rename(root / name, moved / name)
+    try:
+        monkeypatch.setenv("SPEECHPROC_CACHE", str(tmp_path / "cache"))
+        monkeypatch.chdir(tmp_path)
+        after = [Speech2Text.from_pretrained(tmp_path / "m.zip", mode="greedy_ctc")(a, 16000) for a in audio]
+        assert after == before
+        # a second load reuses the extraction
+        assert len(list((tmp_path / "cache" / "packs").iterdir())) == 1
+        load_trained_modules(tmp_path / "m.zip")
+        assert len(list((tmp_path / "cache" / "packs").iterdir())) == 1
+    finally:
+        for name in ("token", "cmvn.npz", "corpus", "asr"):
+            os.rename(moved / name, root / name)
+
+
+def test_bad_packs_get_clear_errors(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import zipfile
+
+    from speechproc.exp import pack
+
+    monkeypatch.setenv("SPEECHPROC_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "junk.zip").write_bytes(b"not a zip at all")
+    with pytest.raises(SpeechprocError, match="junk.zip: not a readable zip"):
+        load_trained_modules(tmp_path / "junk.zip")
+    with zipfile.ZipFile(tmp_path / "plain.zip", "w") as z:
+        z.writestr("model.pt", b"")
+    with pytest.raises(SpeechprocError, match="plain.zip: no manifest.json, so it is not a speechproc pack"):
+        load_trained_modules(tmp_path / "plain.zip")
+    good = pack(trained, tmp_path / "good.zip")
+    with zipfile.ZipFile(good) as z:
+        items = {n: z.read(n) for n in z.namelist()}
+    manifest = json.loads(items["manifest.json"])
+    for name, change in (("newer.zip", {"manifest.json": json.dumps(dict(manifest, format=99)).encode()}),
+                         ("edited.zip", {"train.yaml": items["train.yaml"] + b"pwn: !apply:os.system [true]\n"})):
+        with zipfile.ZipFile(tmp_path / name, "w") as z:
+            for n, data in items.items():
+                z.writestr(n, change.get(n, data))
+    with pytest.raises(SpeechprocError, match="pack format 99 is newer than this speechproc reads"):
+        load_trained_modules(tmp_path / "newer.zip")
+    with pytest.raises(SpeechprocError, match="'train.yaml' does not match its checksum"):
+        load_trained_modules(tmp_path / "edited.zip")
+    with pytest.raises(SpeechprocError, match="not a finished training run"):
+        pack(tmp_path, tmp_path / "x.zip")
