@@ -145,6 +145,14 @@ def test_changed_inputs_rerun_the_stage_and_every_later_one(tmp_path: Path) -> N
     (d / "01_prep.sh").write_text((d / "01_prep.sh").read_text() + "# edited\n")
     p = run(d, "--beam-size", "4")
     assert "done already" not in p.stdout
+    # a config the script names itself (a default inside the script, not an option)
+    (d / "conf/score.yaml").write_text("a: 1\n")
+    (d / "04_score.sh").write_text((d / "04_score.sh").read_text() + "cat conf/score.yaml >> out/RESULTS.md\n")
+    run(d, "--beam-size", "4")
+    assert run(d, "--beam-size", "4").stdout.count("done already") == 3
+    (d / "conf/score.yaml").write_text("a: 2\n")
+    p = run(d, "--beam-size", "4")
+    assert p.stdout.count("done already") == 2 and (d / "out/RESULTS.md").read_text().endswith("a: 2\n")
 
 
 @pytest.mark.parametrize("recipe", RECIPES)

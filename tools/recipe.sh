@@ -20,7 +20,8 @@
 #     list its outputs in a `# outputs: path ...` comment; a done stage whose outputs are gone
 #     runs again.
 #   - records in the marker what the stage consumed: a hash of the stage script, of the recipe
-#     options it reads (and of the files they name: configs), and of the earlier stages' markers.
+#     options it reads (and of the files they name: configs), of the conf/ files the script names,
+#     and of the earlier stages' markers.
 #     A done stage whose inputs changed runs again, and so does every later stage (their
 #     upstream markers changed), so results never describe an older model. Options that only
 #     say how to run (nj, cmd, cmd_conf, nproc, ngpu, stage, stop_stage, force) are not inputs.
@@ -159,6 +160,10 @@ _recipe_stage_inputs() {
       grep -q -E "\\$\{?${name}([^A-Za-z0-9_]|$)" "$script" || continue
       value=${!name}
       echo "option $name=$value"
+      if [ -f "$value" ]; then echo "file $value $(sha256sum < "$value" | cut -d' ' -f1)"; fi
+    done
+    # config files the script names itself (conf/train_lm.yaml as a default inside the script)
+    for value in $(grep -oE 'conf/[A-Za-z0-9_.-]+\.(yaml|yml|json|txt)' "$script" | LC_ALL=C sort -u); do
       if [ -f "$value" ]; then echo "file $value $(sha256sum < "$value" | cut -d' ' -f1)"; fi
     done
     for up in $(_recipe_stage_scripts); do
