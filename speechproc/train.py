@@ -115,6 +115,23 @@ class AtomicCheckpointer(Checkpointer):
             for stale in self.checkpoints_dir.glob(".tmp-CKPT+*"):
                 shutil.rmtree(stale, ignore_errors=True)
 
+    def recover_if_possible(self, *args, **kwargs):
+        """SpeechBrain's resume, with a clear error when the checkpoints here come from another config."""
+        try:
+            return super().recover_if_possible(*args, **kwargs)
+        except RuntimeError as e:
+            text = str(e)
+            if "size mismatch" not in text and "Missing key" not in text and "Unexpected key" not in text:
+                raise
+            detail = next((ln.strip() for ln in text.splitlines() if "size mismatch" in ln or "key" in ln.lower()),
+                          text.splitlines()[0])
+            newest = self.find_checkpoints(max_num_checkpoints=1)
+            where = newest[0].path if newest else self.checkpoints_dir
+            raise SpeechprocError(
+                f"{where}: this checkpoint was written by another model config than the one being trained "
+                f"({detail}); remove {self.checkpoints_dir} to train this config from scratch, or train it into "
+                f"another --output_folder") from None
+
     def save_checkpoint(self, meta={}, end_of_epoch=True, name=None, verbosity=logging.INFO):  # noqa: B006
         final = self._new_checkpoint_dirpath() if name is None else self._custom_checkpoint_dirpath(name)
         tmp = final.with_name(".tmp-" + final.name)

@@ -274,3 +274,15 @@ def test_config_syntax_and_type_errors_name_the_file_line_and_key(tone, tmp_path
     with pytest.raises(SpeechprocError, match=rf"ConformerASR \(line {k + 1} \('model'\)\) rejected its arguments"):
         train(train_argv(dict(tone, config=str(bad)), tmp_path / "exp"))
     assert not (tmp_path / "exp" / "train.yaml").exists()
+
+
+def test_resuming_from_checkpoints_of_another_config_names_the_checkpoint_and_the_fix(tone, tmp_path):
+    torch.set_num_threads(1)
+    exp = tmp_path / "exp"
+    train(train_argv(tone, exp, "--number_of_epochs", "1"))
+    wider = tmp_path / "wider.yaml"
+    wider.write_text(Path(tone["config"]).read_text().replace("d_model: 32", "d_model: 48"))
+    with pytest.raises(SpeechprocError, match=r"CKPT\+.*: this checkpoint was written by another model config.*"
+                                              r"size mismatch.*remove .*checkpoints to train this config") as err:
+        train(train_argv(dict(tone, config=str(wider)), exp, "--number_of_epochs", "2"))
+    assert "Traceback" not in str(err.value)
