@@ -286,3 +286,24 @@ def test_resuming_from_checkpoints_of_another_config_names_the_checkpoint_and_th
                                               r"size mismatch.*remove .*checkpoints to train this config") as err:
         train(train_argv(dict(tone, config=str(wider)), exp, "--number_of_epochs", "2"))
     assert "Traceback" not in str(err.value)
+
+
+def test_tensorboard_gets_per_step_scalars_against_the_global_step(tone, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    torch.set_num_threads(1)
+    exp = tmp_path / "exp"
+    brain = train(train_argv(tone, exp, "--number_of_epochs", "2"))
+    steps_first = brain.global_step()
+    train(train_argv(tone, exp, "--number_of_epochs", "4"))  # resumed: the step count goes on
+    scalars = []
+    for events in sorted((exp / "tensorboard").rglob("events.out.tfevents.*")):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        if "train_step/loss" in acc.Tags()["scalars"]:
+            scalars += [(e.step, e.value) for e in acc.Scalars("train_step/loss")]
+            assert "train_step/lr" in acc.Tags()["scalars"]
+    steps = [s for s, _ in scalars]
+    total = json.loads((exp / "train_summary.json").read_text())["optimizer_steps_this_run"] + steps_first
+    assert steps == list(range(10, total + 1, 10)) and len(steps) >= 2, (steps, total)
+    assert all(math.isfinite(v) and v > 0 for _, v in scalars)

@@ -75,6 +75,34 @@ class TaskBrain(sb.Brain):
         scheduler = getattr(self.hparams, "lr_scheduler", None)
         if scheduler is not None:
             scheduler(self.optimizer)
+        self._log_step(loss)
+
+    def global_step(self) -> int:
+        """Optimizer updates since the start of training, resumed runs included (the Adam-family optimizers
+        checkpoint a step count per parameter); this process's count for other optimizers."""
+        if self.optimizer is not None:
+            for group in self.optimizer.param_groups:
+                for p in group["params"]:
+                    step = self.optimizer.state.get(p, {}).get("step")
+                    if step is not None:
+                        return int(step)
+        return int(getattr(self, "optimizer_steps", 0))
+
+    def _log_step(self, loss) -> None:
+        """Every ``log_every_steps`` updates (config key, default 10; 0: off), the batch's loss, its named loss
+        terms and the learning rate as TensorBoard scalars ``train_step/*`` against the global step."""
+        every = int(getattr(self.hparams, "log_every_steps", 10) or 0)
+        board = getattr(self.hparams, "tensorboard_logger", None)
+        if not every or board is None or not sb.utils.distributed.if_main_process():
+            return
+        step = self.global_step()
+        if step % every:
+            return
+        writer = board.writer
+        writer.add_scalar("train_step/loss", float(loss), step)
+        writer.add_scalar("train_step/lr", float(self.optimizer.param_groups[0]["lr"]), step)
+        for key, value in getattr(self, "last_batch_losses", {}).items():
+            writer.add_scalar(f"train_step/{key}", float(value), step)
 
     def on_stage_start(self, stage, epoch=None) -> None:
         self.stage_metrics: Dict[str, Any] = {}
@@ -92,6 +120,7 @@ class TaskBrain(sb.Brain):
     def add_batch_losses(self, losses: Dict[str, Any]) -> None:
         """Sum one batch's named loss terms (scalars or 0-dim tensors) for :meth:`stage_stats`."""
         sums = self.stage_metrics.setdefault("losses", {})
+        self.last_batch_losses = dict(losses)
         for key, value in losses.items():
             sums[key] = sums.get(key, 0.0) + float(value)
         self.stage_metrics["n_batches"] = self.stage_metrics.get("n_batches", 0) + 1
