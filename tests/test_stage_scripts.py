@@ -1,0 +1,67 @@
+"""Every numbered stage script of every recipe: a title line, a verb that exists, and no variable that is
+neither a recipe option nor set by the script itself (a typo there fails only when the stage runs)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPTS = sorted(REPO.glob("egs/*/*/[0-9][0-9]_*.sh"))
+COMMON = {"stage", "stop_stage", "nj", "cmd", "cmd_conf", "nproc", "ngpu", "force", "profile"}
+VERBS = {p.stem for p in (REPO / "speechproc" / "bin").glob("*.py") if not p.stem.startswith("_")}
+
+
+def _options(run_sh: Path) -> set:
+    return {m.group(1) for m in re.finditer(r"^([a-z_][a-z0-9_]*)=", run_sh.read_text(), re.M)}
+
+
+def _set_in(text: str) -> set:
+    found = set(re.findall(r"(?:^|[\s;(])(?:local\s+|export\s+|readonly\s+)?([a-z_][a-z0-9_]*)(?:\[[^]]*\])?\+?=", text, re.M))
+    found |= set(re.findall(r"\bfor\s+([a-z_][a-z0-9_]*)\s+in\b", text))
+    found |= set(re.findall(r"\bread\s+(?:-r\s+)?([a-z_][a-z0-9_ ]*)", text))
+    return {w for group in found for w in group.split()}
+
+
+def test_there_are_stage_scripts() -> None:
+    assert len(SCRIPTS) > 40
+
+
+def problems(script: Path) -> list:
+    """What is wrong with one stage script (empty: nothing)."""
+    text = script.read_text()
+    lines = text.splitlines()
+    out = []
+    if not lines or lines[0] != "#!/usr/bin/env bash":
+        out.append("first line: the shebang #!/usr/bin/env bash")
+    if len(lines) < 2 or not lines[1].startswith("# ") or len(lines[1]) <= 5:
+        out.append("second line: '# <what this stage does>' (its log title)")
+    unknown = set(re.findall(r"speechproc\.bin\.([a-z_0-9]+)", text)) - VERBS
+    if unknown:
+        out.append(f"verbs that do not exist: {sorted(unknown)}")
+    recipe = script.parent
+    allowed = COMMON | _options(recipe / "run.sh") | _set_in(text)
+    if (recipe / "db.sh").is_file():
+        allowed |= _set_in((recipe / "db.sh").read_text())
+    code = "\n".join(ln.split(" #")[0] for ln in lines if not ln.lstrip().startswith("#"))
+    undefined = set(re.findall(r"\$\{?([a-z_][a-z0-9_]*)", code)) - allowed
+    if undefined:
+        out.append(f"variables that are neither recipe options nor set in the script: {sorted(undefined)}")
+    return out
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: str(p.relative_to(REPO / "egs")))
+def test_stage_script(script: Path) -> None:
+    assert problems(script) == []
+
+
+def test_the_check_finds_a_typo_and_a_missing_verb(tmp_path: Path) -> None:
+    (tmp_path / "run.sh").write_text("train_set=train  # data\n")
+    bad = tmp_path / "02_train.sh"
+    bad.write_text("#!/usr/bin/env bash\n# train\nout=exp/x\n"
+                   "python -m speechproc.bin.trian --data data/$train_sett --out $out\n")
+    found = problems(bad)
+    assert any("trian" in p for p in found) and any("['train_sett']" in p for p in found)
+    bad.write_text("#!/usr/bin/env bash\n# train\npython -m speechproc.bin.train --data data/$train_set\n")
+    assert problems(bad) == []
