@@ -220,3 +220,35 @@ def test_synthesis_refuses_unspeakable_text_and_silent_audio(tmp_path: Path) -> 
     with pytest.raises(SpeechprocError, match="utterance 's-1'.*silent"):
         synthesize_dir(CopySynthesis(data, GriffinLimVocoder()), {"s-1": "a"}, tmp_path / "o2",
                        inputs={"s-1": "s-1"}, info={"source": "data/s"})
+
+
+def test_an_unchanged_evaluation_is_reused_and_a_changed_one_is_not(tmp_path: Path) -> None:
+    from speechproc.data import DataDir
+    from speechproc.score.tts import evaluate_synthesis
+
+    wave, sr = lj_clip(1)
+    wave = wave[: sr * 2]
+    for d, x in (("ref", wave), ("syn", with_noise(wave, 20))):
+        (tmp_path / d).mkdir()
+        sf.write(str(tmp_path / d / "LJ-1.wav"), x, sr)
+        DataDir(wav_scp={"LJ-1": str(tmp_path / d / "LJ-1.wav")}, utt2spk={"LJ-1": "LJ"},
+                text={"LJ-1": "printing in the only sense"}).save(tmp_path / d / "data")
+    calls = []
+
+    def judge(audio):
+        calls.append(len(audio))
+        return "printing in the only sense", []
+
+    def run(reuse: bool = True):
+        return evaluate_synthesis(tmp_path / "syn" / "data", tmp_path / "ref" / "data", judge=judge, mos=False,
+                                  judge_backend="fake", judge_model="x", reuse=reuse)
+
+    first = run()
+    assert len(calls) == 2  # synthesized and natural
+    again = run()
+    assert len(calls) == 2 and again["rows"][0]["mcd"] == first["rows"][0]["mcd"]  # unchanged: reused
+    run(reuse=False)
+    assert len(calls) == 4
+    sf.write(str(tmp_path / "syn" / "LJ-1.wav"), with_noise(wave, 5), sr)  # new audio: evaluated again
+    second = run()
+    assert len(calls) == 6 and second["rows"][0]["mcd"] > first["rows"][0]["mcd"]

@@ -71,7 +71,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         summary = evaluate_synthesis(d, args.ref, judge=judge, judge_backend=args.judge_backend,
                                      judge_model=args.judge_model, normalize=args.normalize, f0=not args.no_f0,
                                      judge_natural=not args.no_natural and k == 0, system=names[k],
-                                     ref_name=args.ref_name, mos=mos)
+                                     ref_name=args.ref_name, mos=mos, reuse=True)
         rows.append(summary["rows"][0])
         if len(summary["rows"]) > 1:
             natural = summary["rows"][1]

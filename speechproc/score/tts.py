@@ -98,6 +98,32 @@ def _mean(xs: Sequence[float]) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
+def _inputs_key(synth_dir: Path, ref_dir: PathLike, utts: List[str], settings: List[Any]) -> str:
+    """A hash of what an evaluation reads: both data dirs' files, every audio file's size and mtime, and the
+    settings; equal keys give equal results."""
+    import hashlib
+
+    from speechproc.data import DataDir
+
+    h = hashlib.sha256(json.dumps([str(x) for x in settings] + list(utts)).encode())
+    for d in (synth_dir, Path(ref_dir)):
+        data = DataDir.load(d)
+        for name in ("wav.scp", "text", "segments"):
+            if (d / name).is_file():
+                h.update((d / name).read_bytes())
+        for u in utts:
+            spec = data.wav_scp.get(u, "") if data.segments is None else data.wav_scp.get(data.segments[u].recording, "")
+            path = Path(spec)
+            if not path.is_absolute():
+                path = d / path if (d / path).is_file() else path
+            if path.is_file():
+                st = path.stat()
+                h.update(f"{u} {st.st_size} {st.st_mtime_ns}".encode())
+            else:
+                h.update(f"{u} {spec}".encode())
+    return h.hexdigest()
+
+
 def evaluate_synthesis(
     synth_dir: PathLike,
     ref_dir: PathLike,
@@ -112,6 +138,7 @@ def evaluate_synthesis(
     nthreads: int = 1,
     ref_name: str = "natural",
     mos: Optional[Any] = None,
+    reuse: bool = False,
 ) -> Dict[str, Any]:
     """Evaluate a synthesis dir (a data dir of synthesized wavs) against the natural data dir.
 
@@ -128,6 +155,9 @@ def evaluate_synthesis(
         nthreads: judge threads.
         ref_name: name of the reference audio's row (``natural``; ``teacher`` for a teacher corpus).
         mos: a :class:`speechproc.score.mos.MOSPredictor`; None builds one; ``False`` skips the MOS column.
+        reuse: return the previous ``evaluate.json`` of ``out_dir`` when its inputs (both data dirs, the audio
+            files' sizes and mtimes, the settings, the judge named by ``judge_backend:judge_model``) are
+            unchanged; a caller passing its own ``judge`` must name it there.
 
     Returns:
         the summary written to ``evaluate.json`` (``rows``: synthesized and natural).
@@ -147,6 +177,20 @@ def evaluate_synthesis(
                               f"from the reference data dir so the ids match")
     utts = syn_data.utts
     ref_text = {u: ref_data.text[u] for u in utts}
+    judge_spec = None if judge is False else f"{judge_backend}:{judge_model}"
+    inputs_key = _inputs_key(synth_dir, ref_dir, utts, [normalize, f0, judge_natural, ref_name, judge_spec,
+                                                 None if mos is False else "distillmos", system or synth_dir.name])
+    cached = out / "evaluate.json"
+    if reuse and cached.is_file():
+        try:
+            previous = json.loads(cached.read_text(encoding="utf-8"))
+        except ValueError:
+            previous = {}
+        if previous.get("inputs_key") == inputs_key:
+            logger.info("evaluation of %s: the audio, references and settings are unchanged since %s; reusing it",
+                        synth_dir, cached)
+            logger.info("evaluation of %s:\n%s", synth_dir, format_table(previous["rows"]))
+            return previous
     start = time.perf_counter()
     metrics: List[UttMetrics] = []
     for utt in utts:
@@ -204,7 +248,7 @@ def evaluate_synthesis(
     lines += [f"{m.utt}\t{m.mcd:.3f}\t{m.log_f0_rmse:.4f}\t{m.f0_corr:.3f}\t{m.vde:.3f}\t{m.dur_syn:.2f}\t"
               f"{m.dur_ref:.2f}\t{m.mos:.3f}" for m in metrics]
     atomic_write_text(out / "metrics.tsv", "\n".join(lines) + "\n")
-    summary = {"synth_dir": str(synth_dir), "ref_dir": str(ref_dir), "normalize": normalize,
+    summary = {"inputs_key": inputs_key, "synth_dir": str(synth_dir), "ref_dir": str(ref_dir), "normalize": normalize,
                "judge": None if judge is False else f"{judge_backend}:{judge_model}", "f0": f0,
                "mos": None if mos is False else "distillmos",
                "acoustic_seconds": round(acoustic_s, 2), "rows": rows, "utts": [asdict(m) for m in metrics]}
