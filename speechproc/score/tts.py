@@ -99,8 +99,8 @@ def _mean(xs: Sequence[float]) -> float:
 
 
 def _inputs_key(synth_dir: Path, ref_dir: PathLike, utts: List[str], settings: List[Any]) -> str:
-    """A hash of what an evaluation reads: both data dirs' files, every audio file's size and mtime, and the
-    settings; equal keys give equal results."""
+    """A hash of what an evaluation reads: both data dirs' files, every audio file's content, and the
+    settings; equal keys give equal results (a re-synthesis that writes the same audio is not evaluated again)."""
     import hashlib
 
     from speechproc.data import DataDir
@@ -117,8 +117,8 @@ def _inputs_key(synth_dir: Path, ref_dir: PathLike, utts: List[str], settings: L
             if not path.is_absolute():
                 path = d / path if (d / path).is_file() else path
             if path.is_file():
-                st = path.stat()
-                h.update(f"{u} {st.st_size} {st.st_mtime_ns}".encode())
+                h.update(u.encode())
+                h.update(hashlib.sha256(path.read_bytes()).digest())
             else:
                 h.update(f"{u} {spec}".encode())
     return h.hexdigest()
@@ -156,7 +156,7 @@ def evaluate_synthesis(
         ref_name: name of the reference audio's row (``natural``; ``teacher`` for a teacher corpus).
         mos: a :class:`speechproc.score.mos.MOSPredictor`; None builds one; ``False`` skips the MOS column.
         reuse: return the previous ``evaluate.json`` of ``out_dir`` when its inputs (both data dirs, the audio
-            files' sizes and mtimes, the settings, the judge named by ``judge_backend:judge_model``) are
+            files' contents, the settings, the judge named by ``judge_backend:judge_model``) are
             unchanged; a caller passing its own ``judge`` must name it there.
 
     Returns:
