@@ -187,6 +187,9 @@ def evaluate_synthesis(
         except ValueError:
             previous = {}
         if previous.get("inputs_key") == inputs_key:
+            info_file = synth_dir / "synth.json"
+            if info_file.is_file():  # the synthesis speed is the latest synthesis's, not part of the evaluation
+                previous["rows"][0]["rtf"] = json.loads(info_file.read_text(encoding="utf-8")).get("rtf")
             logger.info("evaluation of %s: the audio, references and settings are unchanged since %s; reusing it",
                         synth_dir, cached)
             logger.info("evaluation of %s:\n%s", synth_dir, format_table(previous["rows"]))
