@@ -252,3 +252,36 @@ def test_an_unchanged_evaluation_is_reused_and_a_changed_one_is_not(tmp_path: Pa
     sf.write(str(tmp_path / "syn" / "LJ-1.wav"), with_noise(wave, 5), sr)  # new audio: evaluated again
     second = run()
     assert len(calls) == 6 and second["rows"][0]["mcd"] > first["rows"][0]["mcd"]
+
+
+def test_a_resynthesis_of_the_same_audio_keeps_its_evaluation(tmp_path: Path) -> None:
+    from speechproc.data import DataDir
+    from speechproc.decode.tts import synthesize_dir
+    from speechproc.score.tts import evaluate_synthesis
+
+    wave, sr = lj_clip(1)
+    wave = wave[: sr * 2]
+    sf.write(str(tmp_path / "LJ-1.wav"), wave, sr)
+    DataDir(wav_scp={"LJ-1": str(tmp_path / "LJ-1.wav")}, utt2spk={"LJ-1": "LJ"},
+            text={"LJ-1": "printing"}).save(tmp_path / "ref")
+
+    class Echo:
+        sample_rate = sr
+        gain = 0.5
+
+        def __call__(self, text: str) -> np.ndarray:
+            return (self.gain * wave).astype(np.float32)
+
+    calls = []
+
+    def judge(audio):
+        calls.append(1)
+        return "printing", []
+
+    tts = Echo()
+    for gain, want in ((0.5, 2), (0.5, 2), (0.25, 4)):  # same audio: reused; other audio: evaluated again
+        tts.gain = gain
+        synthesize_dir(tts, {"LJ-1": "printing"}, tmp_path / "syn", info={"source": "ref"})
+        evaluate_synthesis(tmp_path / "syn", tmp_path / "ref", judge=judge, mos=False, judge_backend="fake",
+                           judge_model="x", reuse=True)
+        assert len(calls) == want

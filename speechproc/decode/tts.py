@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -168,6 +169,10 @@ def synthesize_dir(tts, texts: Dict[str, str], out_dir: PathLike, spk: Optional[
         if isinstance(vocoder, Vocoder):
             record.update(vocoder_options(vocoder))
         (tmp / "synth.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        if (out_dir / "eval" / "evaluate.json").is_file():
+            # the previous evaluation stays: evaluate_tts checks its recorded inputs (the audio's content) and
+            # reuses it only when this synthesis wrote the same audio
+            shutil.copytree(out_dir / "eval", tmp / "eval")
     logger.info("synthesized %d utterances (%.1f s of audio) in %.1f s (RTF %.3f) into %s", len(utts), audio_s,
                 synth_s, synth_s / audio_s if audio_s else float("nan"), out_dir)
     return out_dir
