@@ -42,7 +42,7 @@ from speechbrain.utils.checkpoints import Checkpoint, Checkpointer
 from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_process
 
 from speechproc.exp import write_model
-from speechproc.utils import SpeechprocError, atomic_write_text
+from speechproc.utils import SpeechprocError, atomic_write_text, load_yaml_plain
 
 __all__ = [
     "TASKS",
@@ -450,10 +450,8 @@ def _output_folder(config: str, overrides: Dict[str, object]) -> Optional[str]:
         return str(overrides["output_folder"])
     import yaml
 
-    loader = type("_L", (yaml.SafeLoader,), {})
-    loader.add_multi_constructor("!", lambda ld, suffix, node: None)
     try:
-        data = yaml.load(Path(config).read_text(encoding="utf-8"), Loader=loader) or {}
+        data = load_yaml_plain(Path(config).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError):
         return None
     value = data.get("output_folder") if isinstance(data, dict) else None

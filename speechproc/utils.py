@@ -22,6 +22,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_output_dir",
     "dir_lock",
+    "load_yaml_plain",
     "run_verb",
 ]
 
@@ -119,6 +120,15 @@ def atomic_output_dir(path: PathLike, overwrite: bool = True) -> Iterator[Path]:
     os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def load_yaml_plain(text: str) -> object:
+    """YAML text as plain data, HyperPyYAML tags (``!new:``, ``!ref`` ...) read as None (nothing is built)."""
+    import yaml
+
+    loader = type("_PlainLoader", (yaml.SafeLoader,), {})
+    loader.add_multi_constructor("!", lambda ld, suffix, node: None)
+    return yaml.load(text, Loader=loader)
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Union
 
-from speechproc.utils import SpeechprocError, atomic_write_text
+from speechproc.utils import SpeechprocError, atomic_write_text, load_yaml_plain
 
 __all__ = ["DecodeScores", "collect_scores", "git_commit", "environment_info", "format_results_md", "write_results_md",
            "finetune_rows", "format_finetune_table"]
@@ -152,15 +152,11 @@ def _read_json(path: Path) -> Optional[dict]:
 
 def _strategy_of(model_dir: Path) -> str:
     """The ``strategy.name`` of a training run's yaml (tags ignored), or ``-``."""
-    import yaml
-
     for name in ("hparams.yaml", "train.yaml"):
         p = model_dir / name
         if not p.is_file():
             continue
-        loader = type("_L", (yaml.SafeLoader,), {})
-        loader.add_multi_constructor("!", lambda ld, suffix, node: None)
-        data = yaml.load(p.read_text(encoding="utf-8"), Loader=loader) or {}
+        data = load_yaml_plain(p.read_text(encoding="utf-8")) or {}
         strategy = data.get("strategy")
         if isinstance(strategy, dict) and strategy.get("name"):
             return str(strategy["name"])

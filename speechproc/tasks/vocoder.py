@@ -168,13 +168,7 @@ class VocoderBrain(TaskBrain):
         trains with the spectral losses only, for budgets where the discriminator is too slow)."""
         if "discriminator" not in self.modules:
             return False
-        return self.optimizer_steps_total >= int(getattr(self.hparams, "discriminator_start_step", 0) or 0)
-
-    @property
-    def optimizer_steps_total(self) -> int:
-        """Generator updates since the start of training, resumed runs included."""
-        first = next(self.modules.generator.parameters())
-        return int(self.optimizer.state.get(first, {}).get("step", 0))
+        return self.global_step() >= int(getattr(self.hparams, "discriminator_start_step", 0) or 0)
 
     def fit_batch(self, batch):
         batch = batch.to(self.device)
