@@ -26,7 +26,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
-from speechproc.utils import PathLike, SpeechprocError, load_weights
+from speechproc.utils import PathLike, SpeechprocError, load_weights, load_yaml_plain
 
 if TYPE_CHECKING:
     from speechbrain.utils.checkpoints import Checkpoint, Checkpointer
@@ -124,7 +124,7 @@ def _resolve(path: str, base: Optional[Path]) -> str:
 
 PACK_FORMAT = 1
 #: what a pack keeps of the exp dir itself
-PACK_EXP_FILES = ("train.yaml", "overrides.yaml", "env.json", "model.pt", "train_summary.json", "cmd.txt")
+PACK_EXP_FILES = ("train.yaml", "env.json", "model.pt", "train_summary.json", "cmd.txt")  # + rewritten overrides
 #: what a pack keeps of a directory the run points to (a token list, a dump dir's feature settings and
 #: statistics): small settings files, never features or audio
 PACK_DIR_PATTERNS = ("*.json", "*.npz", "*.model", "tokens.txt")
@@ -174,10 +174,8 @@ def pack(exp_dir: PathLike, out_zip: PathLike) -> Path:
     summary = {}
     if (exp_dir / "train_summary.json").is_file():
         summary = json.loads((exp_dir / "train_summary.json").read_text(encoding="utf-8"))
-    task = None
-    for line in (exp_dir / "train.yaml").read_text(encoding="utf-8").splitlines():
-        if line.startswith("task:"):
-            task = line.split(":", 1)[1].split("#")[0].strip()
+    config = load_yaml_plain((exp_dir / "train.yaml").read_text(encoding="utf-8"))
+    task = config.get("task") if isinstance(config, dict) else None
     manifest = {"format": PACK_FORMAT, "task": task, "commit": env.get("git_commit", "unknown"),
                 "created": time.strftime("%Y-%m-%d %H:%M:%S"), "source": str(exp_dir.resolve()),
                 "files": {}}
@@ -194,16 +192,11 @@ def pack(exp_dir: PathLike, out_zip: PathLike) -> Path:
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_zip.with_name(f".{out_zip.name}.tmp.{os.getpid()}")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        for arc, path in sorted(members.items()):
-            data = path.read_bytes()
-            if arc == "overrides.yaml":
-                data = yaml.safe_dump(packed_overrides, sort_keys=False).encode()
+        contents = {arc: path.read_bytes() for arc, path in members.items()}
+        contents["overrides.yaml"] = yaml.safe_dump(packed_overrides, sort_keys=False).encode()
+        for arc, data in sorted(contents.items()):
             manifest["files"][arc] = hashlib.sha256(data).hexdigest()
             z.writestr(arc, data)
-        if "overrides.yaml" not in members:
-            data = yaml.safe_dump(packed_overrides, sort_keys=False).encode()
-            manifest["files"]["overrides.yaml"] = hashlib.sha256(data).hexdigest()
-            z.writestr("overrides.yaml", data)
         z.writestr("README.md", "\n".join(card))
         z.writestr("manifest.json", json.dumps(manifest, indent=2) + "\n")
     os.replace(tmp, out_zip)
