@@ -209,6 +209,10 @@ def _task(name: str) -> Tuple[type, Callable[[dict], Tuple[object, object]], str
         from speechproc.tasks.vc import VCBrain, vc_datasets
 
         return VCBrain, vc_datasets, "duration"
+    if name == "recsynth":
+        from speechproc.tasks.recsynth import RecSynthBrain, recsynth_datasets
+
+        return RecSynthBrain, recsynth_datasets, "duration"
     if name == "vocoder":
         from speechproc.tasks.vocoder import VocoderBrain, vocoder_datasets
 
@@ -224,7 +228,7 @@ def _task(name: str) -> Tuple[type, Callable[[dict], Tuple[object, object]], str
     raise SpeechprocError(f"unknown task '{name}' (yaml key 'task'); known tasks: {', '.join(TASKS)}")
 
 
-TASKS = ("asr", "lm", "tts", "vc", "vocoder", "whisper", "spk")
+TASKS = ("asr", "lm", "tts", "vc", "recsynth", "vocoder", "whisper", "spk")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ class TaskBrain(sb.Brain):
         if step % every:
             return
         writer = board.writer
-        writer.add_scalar("train_step/loss", float(loss), step)
+        writer.add_scalar("train_step/loss", float(loss.detach()) if torch.is_tensor(loss) else float(loss), step)
         writer.add_scalar("train_step/lr", float(self.optimizer.param_groups[0]["lr"]), step)
         for key, value in getattr(self, "last_batch_losses", {}).items():
             writer.add_scalar(f"train_step/{key}", float(value), step)

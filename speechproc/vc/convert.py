@@ -208,11 +208,15 @@ class VoiceConverter:
         ``{"vocoder": "griffin_lim"}`` or ``{"gmm": {"mixture": "best"}}``.
 
         A sequence-to-sequence exp of the shared trainer (``task: vc``, method 2) gives a
-        :class:`speechproc.vc.seq2seq.Seq2SeqConverter`, which is called the same way.
+        :class:`speechproc.vc.seq2seq.Seq2SeqConverter`, a recognition-synthesis one (``task: recsynth``)
+        a :class:`speechproc.vc.recsynth.RecSynthConverter`; both are called the same way.
         """
         exp = Path(exp_dir)
+        from speechproc.vc.recsynth import RecSynthConverter, is_recsynth_exp
         from speechproc.vc.seq2seq import Seq2SeqConverter, is_seq2seq_exp
 
+        if is_recsynth_exp(exp):
+            return RecSynthConverter.from_pretrained(exp, overrides)  # type: ignore[return-value]
         if is_seq2seq_exp(exp):
             return Seq2SeqConverter.from_pretrained(exp, overrides)  # type: ignore[return-value]
         info_file = exp / "vc.json"

@@ -25,6 +25,8 @@
 #      clips (exp/result_vocoder_{teacher,lj}.md, written into README.md)
 #  19  GAN vocoder fine-tuned on the 25 real LJSpeech adaptation clips (exp/${voc_exp}_lj)
 #  20  teacher-only vs fine-tuned vocoder vs Griffin-Lim on the 7 held-out real clips (exp/result_vocoder_lj_heldout.md)
+#  21  recognition-synthesis VC decoder pre-training: Whisper encoder content + log-F0 -> teacher log-mel (exp/$recsynth_exp;
+#      adapted to target speakers by egs/vcc2016/vc and egs/cmu_arctic/vc, method recsynth)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_utts=1200                          # training sentences (1200 give about 2.3 h of teacher audio)
@@ -50,6 +52,11 @@ voc_exp=vocos                          # vocoder experiment name
 voc_train_args=                        # extra speechproc.bin.train options of stage 17, e.g. "--number_of_epochs 20"
 voc_ft_epochs=50                       # stage 19: fine-tuning epochs on the 25 real clips (4 updates each)
 voc_ft_lr=0.0001                       # stage 19: fine-tuning learning rate
+content_whisper=tiny.en                # stage 21: Whisper model of the content encoder
+content_layer=4                        # stage 21: its encoder layer whose output is the content (tiny.en: 0-4)
+recsynth_config=conf/train_recsynth.yaml  # stage 21: decoder config
+recsynth_exp=recsynth                  # stage 21: experiment name
+recsynth_train_args=                   # stage 21: extra speechproc.bin.train options, e.g. "--number_of_epochs 10"
 judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none
 eval_opts=                             # extra evaluate_tts options, e.g. "--no-f0"
 recipe_main "$@"

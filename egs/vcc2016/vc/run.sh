@@ -5,8 +5,10 @@
 #   2  training, one model per method of $methods -> exp/$profile/<src>_<tgt>_<method>: method 1, frame-level feature
 #      transform (gmm: joint-density GMM + MLPG; dnn: frame DNN + MLPG; identity: F0 shift only); method 2, seq2seq:
 #      Tacotron-style source mel -> target mel (task vc of the shared trainer, initialised from the LJSpeech Tacotron 2)
+#      method 3, recsynth: recognition-synthesis, the teacher-corpus content decoder (Whisper encoder states + log-F0
+#      -> log-mel, egs/ljspeech_teacher/tts stage 21) adapted to the target's clips (task recsynth)
 #   3  conversion of the source's evaluation utterances (method 1: differential spectral filter of the pitch-shifted
-#      source; seq2seq: free-running decoding + Griffin-Lim)
+#      source; seq2seq: free-running decoding + Griffin-Lim; recsynth: content + transformed log-F0 -> decoder -> vocoder)
 #   4  evaluation: no conversion vs each method -> exp/$profile/RESULTS_<src>_<tgt>.md
 # Stage 1 writes the dirs of one pair: after changing --src-spk/--tgt-spk run it again with --force true.
 . "$(dirname "$0")/../../../tools/recipe.sh"
@@ -20,5 +22,9 @@ seq2seq_opts=            # extra trainer options of seq2seq, e.g. "--number_of_e
 init_tts=                # seq2seq start: a Tacotron 2 model.pt, or null (empty: ljspeech/tts exp/tacotron2_overfit, else exp/tacotron2; quick: null)
 judge_backend=faster-whisper  # Whisper judge backend (faster-whisper, hf) or none
 spk_model=../../an4/spk/exp/ecapa  # speaker model for the similarity columns (egs/an4/spk: bash run.sh); none: no columns
+recsynth_init=           # recsynth start: a pre-trained content decoder model.pt, or null (empty:
+                         # ../../ljspeech_teacher/tts/exp/recsynth/model.pt, its stage 21; quick: null)
+recsynth_opts=           # extra trainer options of recsynth, e.g. "--number_of_epochs 50 --max_train_utts 15"
+vocoder_exp=../../ljspeech_teacher/tts/exp/vocos  # GAN vocoder of recsynth (stage 17 there); none: Griffin-Lim
 eval_opts=               # extra evaluate_vc options, e.g. "--no-f0"
 recipe_main "$@"

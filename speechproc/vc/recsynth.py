@@ -1,0 +1,169 @@
+"""Recognition-synthesis VC inference: a trained ``task: recsynth`` exp as a waveform converter.
+
+:class:`RecSynthConverter` has the interface of :class:`speechproc.vc.convert.VoiceConverter`
+(``from_pretrained(exp_dir)``, ``__call__(wave, sample_rate) -> wave``, ``sample_rate``). Any source
+speaker converts (no parallel data, no source model): the source is resampled to 16 kHz, its content
+states and log-F0 are extracted as in training (:mod:`speechproc.features.content`), the log-F0 of
+voiced frames goes through the linear transform
+``lf0' = mu_t + sigma_t / sigma_s (lf0 - mu_s)`` (``mu_s``, ``sigma_s``: the source utterance's own
+statistics by default, or given; ``mu_t``, ``sigma_t``: the voiced frames of the decoder's training
+data, the target speaker's), the decoder predicts the target's log-mel, and the vocoder of the exp
+(``vocoder_checkpoint`` in its config: a GAN vocoder exp on the same mel settings) or Griffin-Lim
+makes the waveform.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import numpy as np
+import torch
+
+from speechproc.utils import PathLike, SpeechprocError
+
+__all__ = ["RecSynthConverter", "is_recsynth_exp", "log_f0_stats", "transform_log_f0", "CONVERSION_OPTIONS"]
+
+logger = logging.getLogger(__name__)
+
+#: ``convert_vc --set`` options of a recsynth exp.
+CONVERSION_OPTIONS = ("vocoder", "vocoder_checkpoint", "source_f0", "f0_transform")
+
+
+def is_recsynth_exp(exp_dir: PathLike) -> bool:
+    """Whether ``exp_dir`` is a finished ``task: recsynth`` run of the shared trainer."""
+    from speechproc.utils import load_yaml_plain
+
+    exp = Path(exp_dir)
+    if not ((exp / "train.yaml").is_file() and (exp / "model.pt").is_file()):
+        return False
+    try:
+        return (load_yaml_plain((exp / "train.yaml").read_text(encoding="utf-8")) or {}).get("task") == "recsynth"
+    except Exception:  # an unreadable train.yaml is reported by the loader that handles the exp
+        return False
+
+
+def log_f0_stats(feats: np.ndarray) -> Tuple[float, float]:
+    """(mean, std) of the log-F0 of the voiced frames of content features ``(T, C + 2)``."""
+    lf0 = feats[feats[:, -1] > 0.5, -2]
+    if len(lf0) < 2:
+        raise SpeechprocError("no voiced frames: the audio has no pitch to transform (silence or noise?)")
+    return float(lf0.mean()), float(max(lf0.std(), 1e-3))
+
+
+def transform_log_f0(feats: np.ndarray, src: Tuple[float, float], tgt: Tuple[float, float]) -> np.ndarray:
+    """``feats`` with the continuous log-F0 column mapped linearly from ``src`` (mean, std) to ``tgt``."""
+    out = feats.copy()
+    lf0 = out[:, -2]
+    has = lf0 > 0
+    out[has, -2] = tgt[0] + (tgt[1] / src[1]) * (lf0[has] - src[0])
+    return out
+
+
+def target_f0_stats(content_dump: PathLike, max_utts: int = 200) -> Tuple[float, float]:
+    """(mean, std) of the voiced log-F0 over the first ``max_utts`` utterances of a content dump."""
+    from speechproc.data import DataDir
+    from speechproc.features.fbank import FeatureStore
+
+    store = FeatureStore(content_dump)
+    frames = [store[u][:, -2:] for u in DataDir.load(content_dump).utts[:max_utts]]
+    return log_f0_stats(np.concatenate(frames))
+
+
+class RecSynthConverter:
+    """Source waveform -> target-speaker waveform with a trained :class:`~speechproc.models.vc.ContentDecoder`.
+
+    Args:
+        model, normalize: the trained decoder and its mel normaliser.
+        content: :class:`~speechproc.features.content.ContentConfig` of the training dump.
+        mel: :class:`~speechproc.features.mel.MelConfig` of the training mel dump.
+        target_f0: (mean, std) of the target's voiced log-F0.
+        vocoder: ``auto`` (``vocoder_checkpoint`` when set, else Griffin-Lim), ``griffin_lim``, ``vocos``, ``hifigan``.
+        vocoder_checkpoint: a GAN vocoder exp trained on ``mel``'s settings (checked when loading).
+        source_f0: (mean, std) of the source speaker's voiced log-F0; None: each utterance's own.
+        f0_transform: ``linear`` (mean and variance) or ``none`` (the source's F0 as it is).
+    """
+
+    def __init__(self, model, normalize, content, mel, target_f0: Tuple[float, float], vocoder: str = "auto",
+                 vocoder_checkpoint: Optional[str] = None, source_f0: Optional[Tuple[float, float]] = None,
+                 f0_transform: str = "linear") -> None:
+        from speechproc.decode.vocoder import make_vocoder
+
+        if f0_transform not in ("linear", "none"):
+            raise SpeechprocError(f"f0_transform '{f0_transform}' must be linear or none")
+        self.model, self.normalize = model.eval(), normalize.eval()
+        self.content, self.mel = content, mel
+        self.target_f0 = tuple(float(v) for v in target_f0)
+        self.source_f0 = None if source_f0 is None else tuple(float(v) for v in source_f0)
+        self.f0_transform = f0_transform
+        self.vocoder = make_vocoder(vocoder, mel, checkpoint=vocoder_checkpoint)
+        self.last: Dict[str, Any] = {}
+
+    @classmethod
+    def from_pretrained(cls, exp_dir: PathLike, overrides: Optional[Mapping[str, Any]] = None) -> "RecSynthConverter":
+        """Load a ``task: recsynth`` exp; ``overrides``: :data:`CONVERSION_OPTIONS` (``source_f0``: ``[mean, std]``
+        of the source's voiced log-F0)."""
+        from speechproc.exp import load_trained_modules
+        from speechproc.features.content import load_content_config
+        from speechproc.features.mel import load_mel_config
+
+        overrides = dict(overrides or {})
+        bad = sorted(set(overrides) - set(CONVERSION_OPTIONS))
+        if bad:
+            raise SpeechprocError(f"conversion options {bad} do not apply to a recognition-synthesis model; "
+                                  f"allowed: {', '.join(CONVERSION_OPTIONS)}")
+        hparams, modules = load_trained_modules(exp_dir)
+        if hparams.get("task") != "recsynth" or not {"model", "normalize"} <= set(modules):
+            raise SpeechprocError(f"{exp_dir}/train.yaml: not a recognition-synthesis VC run (task: recsynth with "
+                                  f"modules model, normalize)")
+        content = load_content_config(hparams["train_data"])
+        mel = load_mel_config(hparams["train_mel"])
+        src = overrides.get("source_f0")
+        if src is not None and (not isinstance(src, (list, tuple)) or len(src) != 2 or float(src[1]) <= 0):
+            raise SpeechprocError(f"source_f0 must be [mean, std] of the source's voiced log-F0 (std > 0), got {src!r}")
+        checkpoint = overrides.get("vocoder_checkpoint", hparams.get("vocoder_checkpoint"))
+        return cls(modules["model"], modules["normalize"], content, mel, target_f0_stats(hparams["train_data"]),
+                   overrides.get("vocoder", "auto"), checkpoint, src, overrides.get("f0_transform", "linear"))
+
+    @property
+    def sample_rate(self) -> int:
+        """Output sample rate (Hz): the mel's."""
+        return self.mel.sample_rate
+
+    def features(self, wave: np.ndarray, sample_rate: int, where: str = "source") -> np.ndarray:
+        """Content + transformed log-F0 ``(T, C + 2)`` of the source (errors name ``where``)."""
+        from speechproc.features.content import ANALYSIS_RATE, MIN_SECONDS, compute_content
+
+        x = np.asarray(wave, dtype=np.float32)
+        if x.ndim != 1:
+            raise SpeechprocError(f"{where}: expected mono audio, got shape {tuple(x.shape)}; mix it down first "
+                                  f"(e.g. sox in.wav -c 1 out.wav)")
+        if sample_rate < ANALYSIS_RATE:
+            raise SpeechprocError(f"{where}: sample rate {sample_rate} Hz is below the {ANALYSIS_RATE} Hz the content "
+                                  f"encoder was trained on; upsampled audio lacks the band it reads; give "
+                                  f">= {ANALYSIS_RATE} Hz recordings")
+        feats = compute_content(x, self.content, sample_rate, where=where)
+        if feats is None:
+            raise SpeechprocError(f"{where}: {len(x) / sample_rate:.3f} s is too short for the content encoder "
+                                  f"(at least {MIN_SECONDS} s)")
+        if float(np.abs(x).max()) < 1e-4 or not (feats[:, -1] > 0.5).any():
+            raise SpeechprocError(f"{where}: no voiced frame found (silent or noise-only audio); nothing to convert")
+        if self.f0_transform == "linear":
+            src = self.source_f0 or log_f0_stats(feats)
+            feats = transform_log_f0(feats, src, self.target_f0)
+        return feats
+
+    def convert_mel(self, wave: np.ndarray, sample_rate: int, where: str = "source") -> torch.Tensor:
+        """Converted log-mel ``(T, n_mels)`` (de-normalised)."""
+        feats = torch.from_numpy(self.features(wave, sample_rate, where))[None]
+        with torch.no_grad():
+            mel = self.model(feats)[0]
+            mel = mel * self.normalize.std + self.normalize.mean
+        self.last = {"mel": mel}
+        return mel
+
+    def __call__(self, wave: np.ndarray, sample_rate: int, where: str = "source") -> np.ndarray:
+        """Convert ``wave`` ``(N,)`` at ``sample_rate``; float32 at :attr:`sample_rate`."""
+        y = np.asarray(self.vocoder(self.convert_mel(wave, sample_rate, where)), dtype=np.float32)
+        peak = float(np.abs(y).max()) if len(y) else 0.0
+        return y * (0.99 / peak) if peak > 0.99 else y
