@@ -349,13 +349,27 @@ def test_vcc2016_vc_recipe_smoke(tmp_path: Path) -> None:
     require_corpus("vcc2016")
     pytest.importorskip("faster_whisper", reason="faster-whisper is not installed")
     recipe = recipe_copy(tmp_path, "vcc2016/vc")
-    p = subprocess.run(["bash", str(recipe / "run.sh"), "--profile", "quick", "--nj", "1", "--max-utts", "3"],
+    p = subprocess.run(["bash", str(recipe / "run.sh"), "--profile", "quick", "--nj", "1", "--max-utts", "3",
+                        "--methods", "gmm dnn seq2seq recsynth"],
                        capture_output=True, text=True, env=recipe_env(OMP_NUM_THREADS="1"))
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     table = (recipe / "exp" / "quick" / "RESULTS_SF1_TF1.md").read_text()
     rows = {line.split("|")[1].strip(): line.split("|")[2:-1] for line in table.splitlines() if line.startswith("| ")}
-    assert set(rows) >= {"no conversion (source)", "gmm", "dnn", "natural target"}
-    for name in ("no conversion (source)", "gmm", "dnn"):
+    assert set(rows) >= {"no conversion (source)", "gmm", "dnn", "seq2seq", "recsynth", "natural target"}
+    for name in ("no conversion (source)", "gmm", "dnn", "seq2seq", "recsynth"):
         mos, mcd_tgt, cer = (rows[name][i].strip() for i in (1, 2, 7))  # utts, MOS, MCD to target, ..., CER
         assert 1.0 <= float(mos) <= 5.0 and float(mcd_tgt) > 0 and float(cer) >= 0, (name, rows[name])
     assert (recipe / "exp" / "quick" / "SF1_TF1_gmm" / "convert_SF1_eval" / "eval" / "result.md").is_file()
+    # recognition-synthesis: one converted wav per source utterance, at the vocoder's rate, as long as the source
+    import soundfile as sf
+
+    from speechproc.data import DataDir
+
+    src = DataDir.load(recipe / "data" / "SF1_eval")
+    conv = DataDir.load(recipe / "exp" / "quick" / "SF1_TF1_recsynth" / "convert_SF1_eval")
+    assert len(conv.utts) == 3
+    for utt in conv.utts:
+        info = sf.info(conv.wav_scp[utt])
+        assert info.samplerate == 22050 and info.channels == 1
+        src_seconds = src.load_audio(utt)[0].shape[0] / 16000
+        assert abs(info.duration - src_seconds) <= 2 * 256 / 22050, (utt, info.duration, src_seconds)

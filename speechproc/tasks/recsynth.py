@@ -11,7 +11,8 @@ Expected hparams (HyperPyYAML):
   ``cmvn.npz``; an adapted model keeps the statistics it was pre-trained with);
 - optional ``init_model``: the ``model.pt`` of a pre-trained decoder (speaker adaptation); a checkpoint
   of this run, when there is one, takes precedence; optional ``max_train_utts`` (the first N utterances,
-  for data curves), ``max_frames``, ``segment_frames`` (random training excerpts of this many frames;
+  for data curves), ``repeat_to_utts`` (repeat a small training set up to this many items per epoch),
+  ``max_frames``, ``segment_frames`` (random training excerpts of this many frames;
   null: whole utterances), ``l2_weight`` (MSE term beside the L1), ``num_plots``.
 
 Batches: ``feats`` ``(B, T, C + 2)``, ``mel`` ``(B, T, n_mels)``, relative lengths.
@@ -40,7 +41,7 @@ MAX_FRAME_MISMATCH = 3
 
 def make_recsynth_dataset(content_dump: PathLike, mel_dump: PathLike, max_utts: Optional[int] = None,
                           max_frames: Optional[int] = None, segment_frames: Optional[int] = None,
-                          seed: int = 0) -> DynamicItemDataset:
+                          seed: int = 0, repeat_to: Optional[int] = None) -> DynamicItemDataset:
     """Items ``id feats mel duration`` of a content dump and the mel dump of the same data dir.
 
     Args:
@@ -48,6 +49,8 @@ def make_recsynth_dataset(content_dump: PathLike, mel_dump: PathLike, max_utts: 
         max_utts: keep the first N shared utterances (C-sorted ids).
         max_frames: drop longer utterances.
         segment_frames: random excerpts of this many frames (shorter utterances whole).
+        repeat_to: list the utterances again (ids ``<utt>#2``, ...) until an epoch has at least this many items,
+            so that adaptation on 5 clips gets as many updates per epoch as on 64 (a data curve at equal budget).
     """
     from speechproc.data import DataDir
     from speechproc.features.content import load_content_config
@@ -79,9 +82,14 @@ def make_recsynth_dataset(content_dump: PathLike, mel_dump: PathLike, max_utts: 
         n = min(n_c, n_m)
         if max_frames is not None and n > max_frames:
             continue
-        entries[u] = {"duration": n * mcfg.frame_shift_s, "n": n}
+        entries[u] = {"duration": n * mcfg.frame_shift_s, "n": n, "utt": u}
     if not entries:
         raise SpeechprocError(f"{content_dump}: no utterance left (max_frames={max_frames})")
+    if repeat_to and len(entries) < repeat_to:
+        base = list(entries.items())
+        for k in range(len(entries), int(repeat_to)):
+            utt, entry = base[k % len(base)]
+            entries[f"{utt}#{k // len(base) + 1}"] = entry
     rng = random.Random(seed)
 
     def load(uid: str, n: int):
@@ -93,7 +101,7 @@ def make_recsynth_dataset(content_dump: PathLike, mel_dump: PathLike, max_utts: 
         yield torch.from_numpy(mel.copy())
 
     ds = DynamicItemDataset(entries)
-    ds.add_dynamic_item(load, takes=["id", "n"], provides=["feats", "mel"])
+    ds.add_dynamic_item(load, takes=["utt", "n"], provides=["feats", "mel"])
     ds.set_output_keys(["id", "feats", "mel", "duration"])
     return ds
 
@@ -105,7 +113,7 @@ def recsynth_datasets(hparams: dict) -> Tuple[DynamicItemDataset, DynamicItemDat
             raise SpeechprocError(f"task recsynth: hparams key '{key}' is not set; give the content and mel dump dirs")
     train = make_recsynth_dataset(hparams["train_data"], hparams["train_mel"], hparams.get("max_train_utts"),
                                   hparams.get("max_frames"), hparams.get("segment_frames"),
-                                  int(hparams.get("seed", 0)))
+                                  int(hparams.get("seed", 0)), hparams.get("repeat_to_utts"))
     valid = make_recsynth_dataset(hparams["valid_data"], hparams["valid_mel"], hparams.get("max_valid_utts"))
     return train, valid
 

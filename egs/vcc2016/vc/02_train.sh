@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # training: one converter per method of $methods into exp/$profile/<src>_<tgt>_<method> (method 1: train_vc with conf/vc_<method>.yaml; seq2seq: the shared trainer, task vc; recsynth: the teacher-corpus content decoder adapted to the target, task recsynth)
-# outputs: $(for m in $methods; do case "$m" in seq2seq|recsynth) echo "exp/$profile/${src_spk}_${tgt_spk}_$m/model.pt" ;; *) echo "exp/$profile/${src_spk}_${tgt_spk}_$m/vc.json" ;; esac; done)
+# outputs: $(for m in $methods; do case "$m" in seq2seq|recsynth*) echo "exp/$profile/${src_spk}_${tgt_spk}_$m/model.pt" ;; *) echo "exp/$profile/${src_spk}_${tgt_spk}_$m/vc.json" ;; esac; done)
 case "$profile" in quick) suffix=_quick; n=${max_utts:-5} ;; *) suffix=; n=${max_utts:-0} ;; esac
 for m in $methods; do
   exp="exp/$profile/${src_spk}_${tgt_spk}_$m"
-  if [ "$m" = recsynth ]; then
-    # method 3: the target's log-mel (the vocoder's settings) and content dumps, then the pre-trained decoder adapted
+  if [ "$m" = recsynth ] || [ "${m#recsynth_n}" != "$m" ]; then
+    # method 3: the target's log-mel (the vocoder's settings) and content dumps, then the pre-trained decoder adapted;
+    # recsynth_n<N>: adapted on the first N target clips only (a data curve; conf/vc_recsynth.yaml either way)
     s="${tgt_spk}_train"
+    k=$n; [ "$m" = recsynth ] || k=${m#recsynth_n}
     init=${recsynth_init:-}
     [ -n "$init" ] || { [ "$profile" = quick ] && init=null || init=../../ljspeech_teacher/tts/exp/recsynth/model.pt; }
     if [ "$init" != null ] && [ ! -f "$init" ]; then
@@ -17,13 +19,15 @@ for m in $methods; do
       python -m speechproc.bin.compute_mel --nj "$nj" "data/$s" "dump/$s"
       python -m speechproc.bin.compute_cmvn_stats "dump/$s" "dump/$s/cmvn.npz"
     fi
-    python -m speechproc.bin.compute_content "${like[@]}" --nj "$nj" "data/$s" "dump/${s}_content"
+    if [ "$force" = true ] || [ ! -f "dump/${s}_content/content.json" ] || ! cmp -s "data/$s/utt2spk" "dump/${s}_content/utt2spk"; then
+      python -m speechproc.bin.compute_content "${like[@]}" --nj "$nj" "data/$s" "dump/${s}_content"
+    fi
     voc=null; [ "$vocoder_exp" = none ] || [ "$profile" = quick ] || voc=$(realpath -m "$vocoder_exp")
     [ "$force" = true ] && rm -rf "$exp"
-    python -m speechproc.bin.train "conf/vc_${m}${suffix}.yaml" --output_folder "$exp" \
+    python -m speechproc.bin.train "conf/vc_recsynth${suffix}.yaml" --output_folder "$exp" \
       --train_data "dump/${s}_content" --train_mel "dump/$s" --valid_data "dump/${s}_content" --valid_mel "dump/$s" \
       --cmvn_stats "dump/$s/cmvn.npz" --init_model "$init" --vocoder_checkpoint "$voc" \
-      $([ "$n" -gt 0 ] && echo "--max_train_utts $n") $recsynth_opts
+      $([ "$k" -gt 0 ] && echo "--max_train_utts $k") $recsynth_opts
     continue
   fi
   if [ "$m" != seq2seq ]; then
