@@ -151,3 +151,55 @@ def test_training_refuses_a_vocoder_of_other_mel_settings(tmp_path):
         check_recsynth_inputs(ours, mel, vocoder_checkpoint=voc)
     with pytest.raises(SpeechprocError, match="no trained vocoder exp"):
         check_recsynth_inputs(ours, mel, vocoder_checkpoint=tmp_path / "missing")
+
+
+def _frames_of(wave, config):
+    n = 1 + len(wave) // 256
+    return np.tile(np.arange(n, dtype=np.float32)[:, None], (1, config))
+
+
+def _dumps(tmp_path, n_utts=3, content_dim=4, mismatch=0):
+    import soundfile as sf
+
+    from speechproc.data import DataDir
+    from speechproc.features.dump import dump_features
+
+    wav_scp, utt2spk = {}, {}
+    for i in range(n_utts):
+        path = tmp_path / f"u{i}.wav"
+        sf.write(path, np.zeros(22050 + 256 * 10 * i, dtype=np.float32), 22050)
+        wav_scp[f"spk-u{i}"], utt2spk[f"spk-u{i}"] = str(path), "spk"
+    (tmp_path / "data").mkdir()
+    DataDir(wav_scp=wav_scp, utt2spk=utt2spk).write_files(tmp_path / "data")
+    content = dump_features(tmp_path / "data", tmp_path / "content", "content", _frames_of, content_dim + 2,
+                            ContentConfig().to_dict())
+    dump_features(tmp_path / "data", tmp_path / "mel", "mel", _frames_of, 80, MelConfig().to_dict())
+    if mismatch:
+        utt = content.utts[0]
+        np.save(content.extra["feats.scp"][utt], np.zeros((int(content.extra["utt2num_frames"][utt]) + mismatch,
+                                                           content_dim + 2), dtype=np.float32))
+        (tmp_path / "content" / "utt2num_frames").write_text("".join(
+            f"{u} {int(content.extra['utt2num_frames'][u]) + (mismatch if u == utt else 0)}\n" for u in content.utts))
+    return tmp_path / "content", tmp_path / "mel"
+
+
+def test_dataset_pairs_content_with_mel_and_repeats_a_small_set(tmp_path):
+    from speechproc.tasks.recsynth import make_recsynth_dataset
+
+    content, mel = _dumps(tmp_path)
+    ds = make_recsynth_dataset(content, mel, segment_frames=50, repeat_to=8)
+    items = [ds[i] for i in range(len(ds))]
+    assert len(items) == 8
+    assert sorted({it["id"].split("#")[0] for it in items}) == ["spk-u0", "spk-u1", "spk-u2"]
+    for it in items:
+        assert it["feats"].shape == (50, 6) and it["mel"].shape == (50, 80)
+        torch.testing.assert_close(it["feats"][:, 0], it["mel"][:, 0])  # the same frames of both dumps
+    assert len(make_recsynth_dataset(content, mel, max_utts=2)) == 2
+
+
+def test_dataset_refuses_dumps_of_different_audio(tmp_path):
+    from speechproc.tasks.recsynth import make_recsynth_dataset
+
+    content, mel = _dumps(tmp_path, mismatch=10)
+    with pytest.raises(SpeechprocError, match="content frames but .* mel frames"):
+        make_recsynth_dataset(content, mel)
