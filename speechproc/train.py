@@ -26,12 +26,14 @@ import argparse
 import json
 import logging
 import os
+import pickle
 import platform
 import shlex
 import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -115,22 +117,38 @@ class AtomicCheckpointer(Checkpointer):
             for stale in self.checkpoints_dir.glob(".tmp-CKPT+*"):
                 shutil.rmtree(stale, ignore_errors=True)
 
-    def recover_if_possible(self, *args, **kwargs):
-        """SpeechBrain's resume, with a clear error when the checkpoints here come from another config."""
-        try:
-            return super().recover_if_possible(*args, **kwargs)
-        except RuntimeError as e:
-            text = str(e)
-            if "size mismatch" not in text and "Missing key" not in text and "Unexpected key" not in text:
-                raise
-            detail = next((ln.strip() for ln in text.splitlines() if "size mismatch" in ln or "key" in ln.lower()),
-                          text.splitlines()[0])
-            newest = self.find_checkpoints(max_num_checkpoints=1)
-            where = newest[0].path if newest else self.checkpoints_dir
-            raise SpeechprocError(
-                f"{where}: this checkpoint was written by another model config than the one being trained "
-                f"({detail}); remove {self.checkpoints_dir} to train this config from scratch, or train it into "
-                f"another --output_folder") from None
+    def recover_if_possible(self, importance_key=None, max_key=None, min_key=None, ckpt_predicate=None):
+        """SpeechBrain's resume, with two house rules: checkpoints from another config are a clear error, and
+        a checkpoint that cannot be read (truncated, corrupt) is skipped with a warning for the next one the
+        selection picks (the previous good epoch), instead of ending the run."""
+        unreadable = set()
+
+        def usable(ckpt):
+            return ckpt.path not in unreadable and (ckpt_predicate is None or ckpt_predicate(ckpt))
+
+        while True:
+            chosen = self.find_checkpoint(importance_key, max_key, min_key, usable)
+            if chosen is None:
+                return None
+            try:
+                self.load_checkpoint(chosen)
+                return chosen
+            except RuntimeError as e:
+                text = str(e)
+                if "size mismatch" in text or "Missing key" in text or "Unexpected key" in text:
+                    detail = next((ln.strip() for ln in text.splitlines()
+                                   if "size mismatch" in ln or "key" in ln.lower()), text.splitlines()[0])
+                    raise SpeechprocError(
+                        f"{chosen.path}: this checkpoint was written by another model config than the one being "
+                        f"trained ({detail}); remove {self.checkpoints_dir} to train this config from scratch, or "
+                        f"train it into another --output_folder") from None
+                unreadable.add(chosen.path)
+                logger.warning("%s: cannot be read (%s); resuming from the previous checkpoint instead",
+                               chosen.path, text.splitlines()[0] if text else type(e).__name__)
+            except (EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
+                unreadable.add(chosen.path)
+                logger.warning("%s: cannot be read (%s: %s); resuming from the previous checkpoint instead",
+                               chosen.path, type(e).__name__, e)
 
     def save_checkpoint(self, meta={}, end_of_epoch=True, name=None, verbosity=logging.INFO):  # noqa: B006
         final = self._new_checkpoint_dirpath() if name is None else self._custom_checkpoint_dirpath(name)

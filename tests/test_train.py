@@ -288,6 +288,24 @@ def test_resuming_from_checkpoints_of_another_config_names_the_checkpoint_and_th
     assert "Traceback" not in str(err.value)
 
 
+def test_a_truncated_latest_checkpoint_falls_back_to_the_previous_good_one(tone, tmp_path, caplog):
+    torch.set_num_threads(1)
+    exp = tmp_path / "exp"
+    train(train_argv(tone, exp, "--number_of_epochs", "2", "--keep_checkpoints", "3"))
+    first, latest = _ckpts(exp)[0], _ckpts(exp)[-1]
+    assert first != latest
+    per_epoch = json.loads((exp / "train_summary.json").read_text())["optimizer_steps_this_run"] // 2
+    model = next(latest.glob("model.ckpt"))
+    model.write_bytes(model.read_bytes()[: model.stat().st_size // 3])  # a disk that filled up mid-write
+    with caplog.at_level("WARNING"):
+        brain = train(train_argv(tone, exp, "--number_of_epochs", "3", "--keep_checkpoints", "3"))
+    assert any(str(latest) in r.getMessage() and "cannot be read" in r.getMessage() for r in caplog.records)
+    # resumed after epoch 1 (the good checkpoint): epochs 2 and 3 ran, not only epoch 3
+    assert brain.hparams.epoch_counter.current == 3
+    assert per_epoch > 0
+    assert json.loads((exp / "train_summary.json").read_text())["optimizer_steps_this_run"] == 2 * per_epoch
+
+
 def test_tensorboard_gets_per_step_scalars_against_the_global_step(tone, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
