@@ -158,7 +158,11 @@ def _frames_of(wave, config):
     return np.tile(np.arange(n, dtype=np.float32)[:, None], (1, config))
 
 
-def _dumps(tmp_path, n_utts=3, content_dim=4, mismatch=0):
+def _zeros_of(wave, config):
+    return np.zeros((1 + len(wave) // 256, config), dtype=np.float32)
+
+
+def _dumps(tmp_path, n_utts=3, content_dim=4, mismatch=0, compute=_frames_of):
     import soundfile as sf
 
     from speechproc.data import DataDir
@@ -171,7 +175,7 @@ def _dumps(tmp_path, n_utts=3, content_dim=4, mismatch=0):
         wav_scp[f"spk-u{i}"], utt2spk[f"spk-u{i}"] = str(path), "spk"
     (tmp_path / "data").mkdir()
     DataDir(wav_scp=wav_scp, utt2spk=utt2spk).write_files(tmp_path / "data")
-    content = dump_features(tmp_path / "data", tmp_path / "content", "content", _frames_of, content_dim + 2,
+    content = dump_features(tmp_path / "data", tmp_path / "content", "content", compute, content_dim + 2,
                             ContentConfig().to_dict())
     dump_features(tmp_path / "data", tmp_path / "mel", "mel", _frames_of, 80, MelConfig().to_dict())
     if mismatch:
@@ -203,3 +207,20 @@ def test_dataset_refuses_dumps_of_different_audio(tmp_path):
     content, mel = _dumps(tmp_path, mismatch=10)
     with pytest.raises(SpeechprocError, match="content frames but .* mel frames"):
         make_recsynth_dataset(content, mel)
+
+
+def test_training_on_clips_without_voiced_frames_is_refused_before_any_update(tmp_path):
+    from conftest import REPO
+
+    from speechproc.features.cmvn import compute_cmvn_stats
+    from speechproc.train import train
+
+    content, mel = _dumps(tmp_path, compute=_zeros_of)  # content, log-F0 and voicing all zero: silence
+    compute_cmvn_stats(mel).save(tmp_path / "cmvn.npz")
+    exp = tmp_path / "exp"
+    with pytest.raises(SpeechprocError, match=r"train_data .*content: no usable clip \(no voiced frames"):
+        train([str(REPO / "egs/vcc2016/vc/conf/vc_recsynth_quick.yaml"), "--output_folder", str(exp),
+               "--train_data", str(content), "--train_mel", str(mel), "--valid_data", str(content),
+               "--valid_mel", str(mel), "--cmvn_stats", str(tmp_path / "cmvn.npz"), "--init_model", "null",
+               "--vocoder_checkpoint", "null"])
+    assert not (exp / "model.pt").exists()

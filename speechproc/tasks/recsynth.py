@@ -24,6 +24,7 @@ import random
 from pathlib import Path
 from typing import Optional, Tuple
 
+import numpy as np
 import speechbrain as sb
 import torch
 from speechbrain.dataio.dataset import DynamicItemDataset
@@ -168,8 +169,28 @@ class RecSynthBrain(TaskBrain):
         check_recsynth_inputs(self.hparams.train_data, self.hparams.train_mel,
                               getattr(self.hparams, "init_model", None),
                               getattr(self.hparams, "vocoder_checkpoint", None))
+        self.write_target_f0()
         self.load_init_model()
         super().on_fit_start()
+
+    def write_target_f0(self) -> None:
+        """``target_f0.json`` in the exp dir: mean/std of the voiced log-F0 of the training clips (what conversion
+        maps the source's F0 to); training data without a voiced frame is refused here, before any update."""
+        import json
+
+        from speechproc.utils import atomic_write_text
+        from speechproc.vc.recsynth import target_f0_stats
+
+        n = getattr(self.hparams, "max_train_utts", None)
+        try:
+            mean, std = target_f0_stats(self.hparams.train_data, int(n) if n else None)
+        except SpeechprocError as e:
+            raise SpeechprocError(f"train_data {self.hparams.train_data}: no usable clip ({e}); give the target "
+                                  f"speaker's speech recordings") from None
+        if sb.utils.distributed.if_main_process():
+            atomic_write_text(Path(self.hparams.output_folder) / "target_f0.json",
+                              json.dumps({"log_f0_mean": mean, "log_f0_std": std,
+                                          "f0_geometric_mean_hz": round(float(np.exp(mean)), 1)}, indent=1) + "\n")
 
     def compute_forward(self, batch, stage):
         batch = batch.to(self.device)

@@ -7,12 +7,13 @@ states and log-F0 are extracted as in training (:mod:`speechproc.features.conten
 voiced frames goes through the linear transform
 ``lf0' = mu_t + sigma_t / sigma_s (lf0 - mu_s)`` (``mu_s``, ``sigma_s``: the source utterance's own
 statistics by default, or given; ``mu_t``, ``sigma_t``: the voiced frames of the decoder's training
-data, the target speaker's), the decoder predicts the target's log-mel, and the vocoder of the exp
+data, the target speaker's, kept in the exp dir's ``target_f0.json``), the decoder predicts the target's log-mel, and the vocoder of the exp
 (``vocoder_checkpoint`` in its config: a GAN vocoder exp on the same mel settings) or Griffin-Lim
 makes the waveform.
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple
@@ -60,13 +61,13 @@ def transform_log_f0(feats: np.ndarray, src: Tuple[float, float], tgt: Tuple[flo
     return out
 
 
-def target_f0_stats(content_dump: PathLike, max_utts: int = 200) -> Tuple[float, float]:
-    """(mean, std) of the voiced log-F0 over the first ``max_utts`` utterances of a content dump."""
+def target_f0_stats(content_dump: PathLike, max_utts: Optional[int] = None) -> Tuple[float, float]:
+    """(mean, std) of the voiced log-F0 over the first ``max_utts`` utterances (None: all) of a content dump."""
     from speechproc.data import DataDir
     from speechproc.features.fbank import FeatureStore
 
     store = FeatureStore(content_dump)
-    frames = [store[u][:, -2:] for u in DataDir.load(content_dump).utts[:max_utts]]
+    frames = [store[u][:, -2:] for u in DataDir.load(content_dump).utts[: max_utts or None]]
     return log_f0_stats(np.concatenate(frames))
 
 
@@ -122,7 +123,13 @@ class RecSynthConverter:
         if src is not None and (not isinstance(src, (list, tuple)) or len(src) != 2 or float(src[1]) <= 0):
             raise SpeechprocError(f"source_f0 must be [mean, std] of the source's voiced log-F0 (std > 0), got {src!r}")
         checkpoint = overrides.get("vocoder_checkpoint", hparams.get("vocoder_checkpoint"))
-        return cls(modules["model"], modules["normalize"], content, mel, target_f0_stats(hparams["train_data"]),
+        stats_file = Path(exp_dir) / "target_f0.json"
+        if stats_file.is_file():
+            stats = json.loads(stats_file.read_text(encoding="utf-8"))
+            target = (stats["log_f0_mean"], stats["log_f0_std"])
+        else:
+            target = target_f0_stats(hparams["train_data"], hparams.get("max_train_utts"))
+        return cls(modules["model"], modules["normalize"], content, mel, target,
                    overrides.get("vocoder", "auto"), checkpoint, src, overrides.get("f0_transform", "linear"))
 
     @property
