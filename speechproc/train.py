@@ -197,56 +197,33 @@ def _asr_data(hparams: dict) -> Tuple[object, object]:
     return train, valid
 
 
-def _spk_data(hparams: dict) -> Tuple[object, object]:
-    from speechproc.tasks.spk import spk_datasets
+#: The task registry: ``task:`` name -> (Brain class, ``hparams -> (train, valid)`` dataset builder, length key
+#: of dynamic batching), the first two as ``"module:attribute"`` (imported when the task is used).
+TASKS: Dict[str, Tuple[str, str, str]] = {
+    "asr": ("speechproc.tasks.asr:ASRBrain", "speechproc.train:_asr_data", "duration"),
+    "lm": ("speechproc.tasks.lm:LMBrain", "speechproc.tasks.lm:lm_datasets", "length"),
+    "tts": ("speechproc.tasks.tts:TTSBrain", "speechproc.tasks.tts:tts_datasets", "duration"),
+    "vc": ("speechproc.tasks.vc:VCBrain", "speechproc.tasks.vc:vc_datasets", "duration"),
+    "recsynth": ("speechproc.tasks.recsynth:RecSynthBrain", "speechproc.tasks.recsynth:recsynth_datasets", "duration"),
+    "vocoder": ("speechproc.tasks.vocoder:VocoderBrain", "speechproc.tasks.vocoder:vocoder_datasets", "duration"),
+    "whisper": ("speechproc.tasks.whisper:WhisperBrain", "speechproc.train:_asr_data", "duration"),
+    "spk": ("speechproc.tasks.spk:SpeakerBrain", "speechproc.tasks.spk:spk_datasets", "duration"),
+}
 
-    return spk_datasets(hparams)
 
+def _resolve(ref: str) -> object:
+    import importlib
 
-def _lm_data(hparams: dict) -> Tuple[object, object]:
-    from speechproc.tasks.lm import lm_datasets
-
-    return lm_datasets(hparams)
+    module, attr = ref.split(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def _task(name: str) -> Tuple[type, Callable[[dict], Tuple[object, object]], str]:
-    """(Brain class, dataset builder, length key for dynamic batching) of task ``name``."""
-    if name == "asr":
-        from speechproc.tasks.asr import ASRBrain
-
-        return ASRBrain, _asr_data, "duration"
-    if name == "lm":
-        from speechproc.tasks.lm import LMBrain
-
-        return LMBrain, _lm_data, "length"
-    if name == "tts":
-        from speechproc.tasks.tts import TTSBrain, tts_datasets
-
-        return TTSBrain, tts_datasets, "duration"
-    if name == "vc":
-        from speechproc.tasks.vc import VCBrain, vc_datasets
-
-        return VCBrain, vc_datasets, "duration"
-    if name == "recsynth":
-        from speechproc.tasks.recsynth import RecSynthBrain, recsynth_datasets
-
-        return RecSynthBrain, recsynth_datasets, "duration"
-    if name == "vocoder":
-        from speechproc.tasks.vocoder import VocoderBrain, vocoder_datasets
-
-        return VocoderBrain, vocoder_datasets, "duration"
-    if name == "whisper":
-        from speechproc.tasks.whisper import WhisperBrain
-
-        return WhisperBrain, _asr_data, "duration"
-    if name == "spk":
-        from speechproc.tasks.spk import SpeakerBrain
-
-        return SpeakerBrain, _spk_data, "duration"
-    raise SpeechprocError(f"unknown task '{name}' (yaml key 'task'); known tasks: {', '.join(TASKS)}")
-
-
-TASKS = ("asr", "lm", "tts", "vc", "recsynth", "vocoder", "whisper", "spk")
+    """(Brain class, dataset builder, length key for dynamic batching) of task ``name`` (:data:`TASKS`)."""
+    if name not in TASKS:
+        raise SpeechprocError(f"unknown task '{name}' (yaml key 'task'); known tasks: {', '.join(TASKS)}")
+    brain, data, length_key = TASKS[name]
+    return _resolve(brain), _resolve(data), length_key  # type: ignore[return-value]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -43,6 +43,18 @@ def test_override_parsing():
         parse_train_args(["c.yaml", "--lr"])
 
 
+def test_every_registered_task_resolves_to_a_brain_and_a_dataset_builder():
+    import speechbrain as sb
+
+    from speechproc.train import TASKS, _task
+
+    for name in TASKS:
+        brain, data, length_key = _task(name)
+        assert issubclass(brain, sb.Brain) and callable(data) and length_key in ("duration", "length"), name
+    with pytest.raises(SpeechprocError, match="unknown task 'tts2'.*known tasks: asr, lm, tts"):
+        _task("tts2")
+
+
 def test_unknown_override_is_an_error(tone, tmp_path):
     with pytest.raises(SpeechprocError, match="not_a_key"):
         train(train_argv(tone, tmp_path / "exp", "--not_a_key", "1"))
