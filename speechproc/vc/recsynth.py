@@ -7,7 +7,8 @@ states and log-F0 are extracted as in training (:mod:`speechproc.features.conten
 voiced frames goes through the linear transform
 ``lf0' = mu_t + sigma_t / sigma_s (lf0 - mu_s)`` (``mu_s``, ``sigma_s``: the source utterance's own
 statistics by default, or given; ``mu_t``, ``sigma_t``: the voiced frames of the decoder's training
-data, the target speaker's, kept in the exp dir's ``target_f0.json``), the decoder predicts the target's log-mel, and the vocoder of the exp
+data, the target speaker's, kept in the exp dir's ``target_f0.json``), the decoder predicts the
+target's log-mel, and the vocoder of the exp
 (``vocoder_checkpoint`` in its config: a GAN vocoder exp on the same mel settings) or Griffin-Lim
 makes the waveform.
 """

@@ -20,9 +20,13 @@ __all__ = ["Seq2SeqConverter", "is_seq2seq_exp"]
 
 
 def is_seq2seq_exp(exp_dir: PathLike) -> bool:
-    """Whether ``exp_dir`` is a finished run of the shared trainer (``train.yaml`` + ``model.pt``)."""
+    """Whether ``exp_dir`` is a finished run of the shared trainer (``train.yaml`` + ``model.pt``) of another task
+    than ``recsynth`` (:func:`speechproc.vc.recsynth.is_recsynth_exp`); loading it checks that the task is ``vc``."""
+    from speechproc.vc.recsynth import is_recsynth_exp
+
     exp = Path(exp_dir)
-    return (exp / "train.yaml").is_file() and (exp / "model.pt").is_file() and not (exp / "vc.json").is_file()
+    return ((exp / "train.yaml").is_file() and (exp / "model.pt").is_file() and not (exp / "vc.json").is_file()
+            and not is_recsynth_exp(exp))
 
 
 class Seq2SeqConverter:
