@@ -124,7 +124,8 @@ def _resolve(path: str, base: Optional[Path]) -> str:
 
 PACK_FORMAT = 1
 #: what a pack keeps of the exp dir itself
-PACK_EXP_FILES = ("train.yaml", "env.json", "model.pt", "train_summary.json", "cmd.txt")  # + rewritten overrides
+PACK_EXP_FILES = ("train.yaml", "env.json", "model.pt", "train_summary.json", "cmd.txt",
+                  "target_f0.json")  # + rewritten overrides
 #: what a pack keeps of a directory the run points to (a token list, a dump dir's feature settings and
 #: statistics): small settings files, never features or audio
 PACK_DIR_PATTERNS = ("*.json", "*.npz", "*.model", "tokens.txt")

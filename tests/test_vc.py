@@ -373,3 +373,11 @@ def test_vcc2016_vc_recipe_smoke(tmp_path: Path) -> None:
         assert info.samplerate == 22050 and info.channels == 1
         src_seconds = src.load_audio(utt)[0].shape[0] / 16000
         assert abs(info.duration - src_seconds) <= 2 * 256 / 22050, (utt, info.duration, src_seconds)
+    # the packed model converts on its own (no recipe dumps needed)
+    from speechproc.exp import pack
+    from speechproc.vc.convert import VoiceConverter
+
+    zipped = pack(recipe / "exp" / "quick" / "SF1_TF1_recsynth", tmp_path / "recsynth.zip")
+    wave = src.load_audio(conv.utts[0])[0]
+    y = VoiceConverter.from_pretrained(zipped)(wave, 16000)
+    assert abs(len(y) / 22050 - len(wave) / 16000) <= 2 * 256 / 22050

@@ -211,8 +211,10 @@ class VoiceConverter:
         :class:`speechproc.vc.seq2seq.Seq2SeqConverter`, a recognition-synthesis one (``task: recsynth``)
         a :class:`speechproc.vc.recsynth.RecSynthConverter`; both are called the same way.
         """
-        exp = Path(exp_dir)
+        from speechproc.exp import resolve_exp_dir
         from speechproc.vc.recsynth import RecSynthConverter, is_recsynth_exp
+
+        exp = resolve_exp_dir(exp_dir)  # a packed model (*.zip) is unpacked into the cache
         from speechproc.vc.seq2seq import Seq2SeqConverter, is_seq2seq_exp
 
         if is_recsynth_exp(exp):
