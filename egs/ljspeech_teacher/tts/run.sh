@@ -27,6 +27,8 @@
 #  20  teacher-only vs fine-tuned vocoder vs Griffin-Lim on the 7 held-out real clips (exp/result_vocoder_lj_heldout.md)
 #  21  recognition-synthesis VC decoder pre-training: Whisper encoder content + log-F0 -> teacher log-mel (exp/$recsynth_exp;
 #      adapted to target speakers by egs/vcc2016/vc and egs/cmu_arctic/vc, method recsynth)
+#  22  content-layer study: a short pre-training per Whisper encoder layer of $layer_study, real LJSpeech speech converted
+#      into the teacher voice and judged (exp/result_recsynth_layers.md, written into README.md)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_utts=1200                          # training sentences (1200 give about 2.3 h of teacher audio)
@@ -57,6 +59,9 @@ content_layer=4                        # stage 21: its encoder layer whose outpu
 recsynth_config=conf/train_recsynth.yaml  # stage 21: decoder config
 recsynth_exp=recsynth                  # stage 21: experiment name
 recsynth_train_args=                   # stage 21: extra speechproc.bin.train options, e.g. "--number_of_epochs 10"
+layer_study="2 3 4"                    # stage 22: the encoder layers compared
+layer_study_utts=300                   # stage 22: training sentences of each short pre-training
+layer_study_epochs=6                   # stage 22: its epochs
 judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none
 eval_opts=                             # extra evaluate_tts options, e.g. "--no-f0"
 recipe_main "$@"
