@@ -8,9 +8,9 @@ voiced frames goes through the linear transform
 ``lf0' = mu_t + sigma_t / sigma_s (lf0 - mu_s)`` (``mu_s``, ``sigma_s``: the source utterance's own
 statistics by default, or given; ``mu_t``, ``sigma_t``: the voiced frames of the decoder's training
 data, the target speaker's, kept in the exp dir's ``target_f0.json``), the decoder predicts the
-target's log-mel, and the vocoder of the exp
-(``vocoder_checkpoint`` in its config: a GAN vocoder exp on the same mel settings) or Griffin-Lim
-makes the waveform.
+target's log-mel, and a vocoder makes the waveform: the exp's own ``vocoder/`` when it has one (a GAN
+vocoder fine-tuned on this decoder's predictions, see ``speechproc predict_mel``), else
+``vocoder_checkpoint`` of its config (a GAN vocoder exp on the same mel settings), else Griffin-Lim.
 """
 from __future__ import annotations
 
@@ -105,10 +105,11 @@ class RecSynthConverter:
     def from_pretrained(cls, exp_dir: PathLike, overrides: Optional[Mapping[str, Any]] = None) -> "RecSynthConverter":
         """Load a ``task: recsynth`` exp; ``overrides``: :data:`CONVERSION_OPTIONS` (``source_f0``: ``[mean, std]``
         of the source's voiced log-F0)."""
-        from speechproc.exp import load_trained_modules
+        from speechproc.exp import load_trained_modules, resolve_exp_dir
         from speechproc.features.content import load_content_config
         from speechproc.features.mel import load_mel_config
 
+        exp_dir = resolve_exp_dir(exp_dir)
         overrides = dict(overrides or {})
         bad = sorted(set(overrides) - set(CONVERSION_OPTIONS))
         if bad:
@@ -123,7 +124,9 @@ class RecSynthConverter:
         src = overrides.get("source_f0")
         if src is not None and (not isinstance(src, (list, tuple)) or len(src) != 2 or float(src[1]) <= 0):
             raise SpeechprocError(f"source_f0 must be [mean, std] of the source's voiced log-F0 (std > 0), got {src!r}")
-        checkpoint = overrides.get("vocoder_checkpoint", hparams.get("vocoder_checkpoint"))
+        own = Path(exp_dir) / "vocoder"  # the vocoder fine-tuned on this decoder's predictions (the VC recipes)
+        default = str(own) if (own / "model.pt").is_file() else hparams.get("vocoder_checkpoint")
+        checkpoint = overrides.get("vocoder_checkpoint", default)
         stats_file = Path(exp_dir) / "target_f0.json"
         if stats_file.is_file():
             stats = json.loads(stats_file.read_text(encoding="utf-8"))

@@ -28,6 +28,13 @@ for m in $methods; do
       --train_data "dump/${s}_content" --train_mel "dump/$s" --valid_data "dump/${s}_content" --valid_mel "dump/$s" \
       --cmvn_stats "dump/$s/cmvn.npz" --init_model "$init" --vocoder_checkpoint "$voc" \
       $([ "$k" -gt 0 ] && echo "--max_train_utts $k") $recsynth_opts
+    if [ "$voc" != null ] && [ "$voc_ft_epochs" -gt 0 ]; then
+      # the vocoder fine-tuned on the adapted decoder's predictions of the same clips (ground-truth aligned) -> $exp/vocoder
+      python -m speechproc.bin.predict_mel --exp-dir "$exp" --nj "$nj" "data/$s" "$exp/gta_$s"
+      python -m speechproc.bin.train "$voc_config" --output_folder "$exp/vocoder" --train_data "$exp/gta_$s" \
+        --valid_data "$exp/gta_$s" --init_model "$voc/model.pt" --number_of_epochs "$voc_ft_epochs" --lr "$voc_ft_lr" \
+        $([ "$k" -gt 0 ] && echo "--max_train_utts $k")
+    fi
     continue
   fi
   if [ "$m" != seq2seq ]; then

@@ -26,5 +26,9 @@ recsynth_init=           # recsynth start: a pre-trained content decoder model.p
                          # ../../ljspeech_teacher/tts/exp/recsynth/model.pt, its stage 21; quick: null)
 recsynth_opts=           # extra trainer options of recsynth, e.g. "--number_of_epochs 50 --max_train_utts 15"
 vocoder_exp=../../ljspeech_teacher/tts/exp/vocos  # GAN vocoder of recsynth (stage 17 there); none: Griffin-Lim
+voc_config=../../ljspeech_teacher/tts/conf/train_vocos.yaml  # its config, for the fine-tuning below
+voc_ft_epochs=25         # recsynth: epochs of the vocoder fine-tuned on the adapted decoder's predictions of the
+                         # target's clips (ground-truth aligned; into <exp>/vocoder); 0: the teacher vocoder as it is
+voc_ft_lr=0.0001         # its learning rate
 eval_opts=               # extra evaluate_vc options, e.g. "--no-f0"
 recipe_main "$@"
