@@ -13,7 +13,7 @@ utterances, and the same against the source speaker, averaged over the converted
 
 Speaker verification (:func:`verify_data_dir`, verb ``eval_speaker``): every pair of utterances of a
 data dir is a trial (target when both have the same speaker in ``utt2spk``), scored by the cosine of
-their embeddings; the equal error rate comes from :func:`compute_eer`.
+their embeddings; the equal error rate comes from :func:`compute_eer` (SpeechBrain's EER).
 """
 from __future__ import annotations
 
@@ -252,19 +252,20 @@ def make_trials(utt2spk: Dict[str, str], max_trials: Optional[int] = None, seed:
 
 
 def compute_eer(scores: Sequence[float], labels: Sequence[bool]) -> Tuple[float, float]:
-    """Equal error rate of verification scores (higher = more likely the same speaker).
-
-    Accepting the trials with score >= t gives a false acceptance rate FAR(t) (non-target trials
-    accepted) and a false rejection rate FRR(t) (target trials rejected). Sweeping t over the
-    distinct scores gives points joined by straight lines; the EER is where FAR = FRR on them.
+    """Equal error rate of verification scores (higher = more likely the same speaker), by SpeechBrain's
+    ``speechbrain.utils.metric_stats.EER`` (the implementation SpeechBrain's speaker recipes report), with
+    the input checked first.
 
     Args:
         scores: one score per trial.
         labels: True for target (same-speaker) trials.
 
     Returns:
-        ``(eer, threshold)``: EER in [0, 1] and the score at which it is reached.
+        ``(eer, threshold)``: EER in [0, 1] and the score threshold at which SpeechBrain finds it.
     """
+    import torch
+    from speechbrain.utils.metric_stats import EER
+
     s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
     if s.shape != y.shape or s.ndim != 1:
@@ -275,22 +276,8 @@ def compute_eer(scores: Sequence[float], labels: Sequence[bool]) -> Tuple[float,
                               f"fix: evaluate on a data dir with several utterances of at least 2 speakers")
     if not np.isfinite(s).all():
         raise SpeechprocError("compute_eer: scores contain NaN or infinity")
-    order = np.argsort(-s, kind="stable")
-    s, y = s[order], y[order]
-    last = np.r_[np.nonzero(np.diff(s))[0], len(s) - 1]  # accept all tied scores together
-    tp = np.r_[0, np.cumsum(y)[last]]
-    fp = np.r_[0, np.cumsum(~y)[last]]
-    thr = np.r_[np.inf, s[last]]
-    far = fp / n_non
-    frr = 1.0 - tp / n_tar
-    d = frr - far  # decreasing from 1 to -1
-    k = int(np.nonzero(d <= 0)[0][0])
-    if d[k] == 0 or k == 0:
-        return float(far[k]), float(thr[k])
-    a = d[k - 1] / (d[k - 1] - d[k])
-    eer = far[k - 1] + a * (far[k] - far[k - 1])
-    t_prev = thr[k - 1] if np.isfinite(thr[k - 1]) else thr[k]
-    return float(eer), float(t_prev + a * (thr[k] - t_prev))
+    eer, threshold = EER(torch.as_tensor(s[y]), torch.as_tensor(s[~y]))
+    return float(eer), float(threshold)
 
 
 def verify_data_dir(
