@@ -288,6 +288,26 @@ def resolve_exp_dir(exp_dir: PathLike) -> Path:
     return p
 
 
+def exp_settings(exp_dir: PathLike) -> Dict[str, object]:
+    """The plain settings of a training run without building anything: ``train.yaml`` read as data
+    (HyperPyYAML tags as None) updated by its ``overrides.yaml``, whose relative paths are resolved as
+    :func:`load_exp_hparams` resolves them (so ``train_data`` etc. name the dirs the run used)."""
+    from speechproc.utils import load_yaml_plain
+
+    exp_dir = resolve_exp_dir(exp_dir)
+    conf_path = exp_dir / "train.yaml"
+    if not conf_path.is_file():
+        raise SpeechprocError(f"{conf_path}: not found; {exp_dir} is not a training run (speechproc.bin.train)")
+    settings = load_yaml_plain(conf_path.read_text(encoding="utf-8")) or {}
+    if not isinstance(settings, dict):
+        raise SpeechprocError(f"{conf_path}: expected a mapping of settings")
+    env = _read_env(exp_dir)
+    base = exp_dir if (exp_dir / "manifest.json").is_file() else (Path(env["cwd"]) if env.get("cwd") else None)
+    for k, v in _read_overrides(exp_dir).items():
+        settings[k] = _resolve(v, base) if isinstance(v, str) and k != "output_folder" else v
+    return settings
+
+
 def load_exp_hparams(exp_dir: PathLike, extra_overrides: Optional[dict] = None) -> Dict[str, object]:
     """The hyperparameters of a finished run (objects built, weights not loaded), after the tag check.
 

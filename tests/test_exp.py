@@ -193,3 +193,24 @@ def test_bad_packs_get_clear_errors(trained: Path, tmp_path: Path, monkeypatch: 
         load_trained_modules(tmp_path / "edited.zip")
     with pytest.raises(SpeechprocError, match="not a finished training run"):
         pack(tmp_path, tmp_path / "x.zip")
+
+
+def test_exp_settings_merge_the_overrides_and_resolve_their_paths(tmp_path):
+    import json as _json
+
+    from speechproc.exp import exp_settings
+
+    run_dir = tmp_path / "recipe"
+    (run_dir / "dump" / "train_content").mkdir(parents=True)
+    exp = run_dir / "exp" / "m"
+    exp.mkdir(parents=True)
+    (exp / "train.yaml").write_text("task: recsynth\ntrain_data: !PLACEHOLDER\nmodel: !new:torch.nn.Linear [2, 2]\n"
+                                    "lr: 0.1\n")
+    (exp / "overrides.yaml").write_text("train_data: dump/train_content\nlr: 0.5\n")
+    (exp / "env.json").write_text(_json.dumps({"cwd": str(run_dir)}))
+    settings = exp_settings(exp)
+    assert settings["task"] == "recsynth" and settings["lr"] == 0.5 and settings["model"] is None
+    assert settings["train_data"] == str(run_dir / "dump" / "train_content")  # from anywhere, not the cwd
+    (exp / "overrides.yaml").write_text("x: !apply:os.system ['echo planted']\n")
+    with pytest.raises(SpeechprocError):
+        exp_settings(exp)

@@ -96,15 +96,15 @@ def content_config_of(path: PathLike) -> ContentConfig:
     trained on (its ``train.yaml`` key ``train_data``)."""
     from pathlib import Path
 
-    from speechproc.utils import load_yaml_plain
+    from speechproc.exp import exp_settings
 
     p = Path(path)
     if (p / "content.json").is_file():
         return load_content_config(p)
     if (p / "train.yaml").is_file():
-        hp = load_yaml_plain((p / "train.yaml").read_text(encoding="utf-8")) or {}
+        hp = exp_settings(p)
         if hp.get("task") == "recsynth" and hp.get("train_data"):
-            return load_content_config(hp["train_data"])
+            return load_content_config(str(hp["train_data"]))
     raise SpeechprocError(f"{p}: neither a content dump dir (content.json) nor a recsynth exp dir (train.yaml with "
                           f"task: recsynth); train the decoder first (egs/ljspeech_teacher/tts stage 21)")
 

@@ -120,13 +120,13 @@ def recsynth_datasets(hparams: dict) -> Tuple[DynamicItemDataset, DynamicItemDat
 
 
 def _exp_of(model_pt: PathLike) -> Optional[dict]:
-    """The plain ``train.yaml`` of the exp dir holding ``model_pt`` (None when there is none)."""
-    from speechproc.utils import load_yaml_plain
+    """The plain settings (:func:`speechproc.exp.exp_settings`) of the exp dir holding ``model_pt`` (None when
+    there is none)."""
+    from speechproc.exp import exp_settings
 
-    yaml_file = Path(model_pt).parent / "train.yaml"
-    if not yaml_file.is_file():
+    if not (Path(model_pt).parent / "train.yaml").is_file():
         return None
-    return load_yaml_plain(yaml_file.read_text(encoding="utf-8")) or {}
+    return exp_settings(Path(model_pt).parent)
 
 
 def check_recsynth_inputs(content_dump: PathLike, mel_dump: PathLike, init_model: Optional[PathLike] = None,
