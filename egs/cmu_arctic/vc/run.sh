@@ -14,7 +14,9 @@
 
 src_spk=clb              # source speaker
 tgt_spk=slt              # target speaker
-methods="gmm dnn seq2seq"  # converters to train, convert and evaluate (gmm dnn identity seq2seq); conf/vc_<method>[_quick].yaml
+methods="gmm dnn"        # converters to train, convert and evaluate: gmm dnn identity gmm_world gmm_worlddiff, recsynth
+                         # (recsynth_n<N>: on N target clips; needs ljspeech_teacher stages 17 + 21), seq2seq (retired from
+                         # the defaults: unintelligible, README); conf/vc_<method>[_quick].yaml
 max_utts=                # use the first N training/evaluation utterances (empty: all; --profile quick: 5 train, 3 eval)
 train_opts=              # extra train_vc options (method 1), e.g. "--set gmm.n_mix=16"
 seq2seq_opts=            # extra trainer options of seq2seq, e.g. "--number_of_epochs 300"
