@@ -403,8 +403,18 @@ def test_tts_configs_load_and_build(tmp_path: Path, conf: str) -> None:
             assert hp["generator"](torch.zeros(1, 80, 7)).shape == (1, 1, 7 * 256)
         assert load_mel_config(REPO / Path(conf).parent / "mel.yaml").hop_length == 256
         return
-    train_tokenizer(["hello world"], "char", cleaners="english").save(tmp_path / "tok")
     CMVNStats().accumulate(np.random.default_rng(0).standard_normal((50, 80))).save(tmp_path / "cmvn.npz")
+    if "recsynth" in conf:  # the VC content decoder: Whisper tiny content + log-F0 + voicing in, 80 mel bins out
+        from speechproc.models.vc import ContentDecoder
+
+        hp = load_hyperpyyaml((REPO / conf).read_text(), {
+            "output_folder": str(tmp_path / "exp"), "train_data": "d/c", "train_mel": "d/m", "valid_data": "d/c",
+            "valid_mel": "d/m", "cmvn_stats": str(tmp_path / "cmvn.npz")})
+        assert hp["task"] == "recsynth" and isinstance(hp["model"], ContentDecoder)
+        with torch.no_grad():
+            assert hp["model"](torch.zeros(1, 9, 384 + 2)).shape == (1, 9, 80)
+        return
+    train_tokenizer(["hello world"], "char", cleaners="english").save(tmp_path / "tok")
     overrides = {"output_folder": str(tmp_path / "exp"), "train_data": "dump/train", "valid_data": "dump/dev",
                  "token_dir": str(tmp_path / "tok"), "cmvn_stats": str(tmp_path / "cmvn.npz")}
     if "fastspeech2" in conf:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # training: one converter per method of $methods into exp/$profile/<src>_<tgt>_<method> (method 1: train_vc with conf/vc_<method>.yaml; seq2seq: the shared trainer, task vc; recsynth: the teacher-corpus content decoder adapted to the target, task recsynth)
-# outputs: $(for m in $methods; do case "$m" in seq2seq|recsynth*) echo "exp/$profile/${src_spk}_${tgt_spk}_$m/model.pt" ;; *) echo "exp/$profile/${src_spk}_${tgt_spk}_$m/vc.json" ;; esac; done)
+# outputs: $(for m in $methods; do { [ "$m" = seq2seq ] || [ "${m#recsynth}" != "$m" ]; } && echo "exp/$profile/${src_spk}_${tgt_spk}_$m/model.pt" || echo "exp/$profile/${src_spk}_${tgt_spk}_$m/vc.json"; done)
 case "$profile" in quick) suffix=_quick; n=${max_utts:-5} ;; *) suffix=; n=${max_utts:-0} ;; esac
 for m in $methods; do
   exp="exp/$profile/${src_spk}_${tgt_spk}_$m"
