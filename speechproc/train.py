@@ -568,7 +568,16 @@ def _train(argv: Sequence[str], args: argparse.Namespace, overrides: Dict[str, o
         import resource
 
         params = {id(p): p for m in modules.values() for p in m.parameters()}
+        before = {}  # a resumed run (after a kill, or a finished run run again) adds to the earlier totals
+        if (out_dir / "train_summary.json").is_file():
+            try:
+                before = json.loads((out_dir / "train_summary.json").read_text(encoding="utf-8"))
+            except ValueError:
+                logger.warning("%s: unreadable; the training totals restart from this run", out_dir / "train_summary.json")
+        total_s = float(before.get("train_seconds_total", before.get("train_seconds_this_run", 0.0))) + elapsed
+        total_steps = int(before.get("optimizer_steps_total", before.get("optimizer_steps_this_run", 0))) + steps
         summary = {"train_seconds_this_run": round(elapsed, 1), "optimizer_steps_this_run": steps,
+                   "train_seconds_total": round(total_s, 1), "optimizer_steps_total": total_steps,
                    "peak_rss_mb_this_run": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1),
                    "parameters": sum(p.numel() for p in params.values()),
                    "trainable_parameters": sum(p.numel() for p in params.values() if p.requires_grad),

@@ -89,6 +89,8 @@ def test_train_records_experiment_and_resume_is_a_no_op(tone, tmp_path):
     summary = json.loads((exp / "train_summary.json").read_text())
     steps_per_epoch = brain.optimizer_steps // 4
     assert steps_per_epoch > 0 and summary["optimizer_steps_this_run"] == 4 * steps_per_epoch
+    assert summary["optimizer_steps_total"] == 4 * steps_per_epoch
+    assert summary["train_seconds_total"] == summary["train_seconds_this_run"]
     assert len(summary["averaged"]) == 2
     state = torch.load(exp / "model.pt")
     assert set(state["modules"]) == {"model", "normalize"}
@@ -116,6 +118,9 @@ def test_train_records_experiment_and_resume_is_a_no_op(tone, tmp_path):
     # A second run with the same command finds all epochs done and trains nothing.
     brain2 = train(train_argv(tone, exp, "--number_of_epochs", "4"))
     assert brain2.optimizer_steps == 0
+    again = json.loads((exp / "train_summary.json").read_text())  # the totals keep the first run's work
+    assert again["optimizer_steps_this_run"] == 0 and again["optimizer_steps_total"] == 4 * steps_per_epoch
+    assert again["train_seconds_total"] >= summary["train_seconds_total"] > again["train_seconds_this_run"]
     assert len((exp / "train_log.txt").read_text().splitlines()) == 4
     assert (exp / "cmd.txt").read_text().count("speechproc.bin.train") == 2
 

@@ -186,7 +186,8 @@ def finetune_rows(exp_dir: PathLike, dev_set: str, test_set: str) -> List[Dict[s
         row: Dict[str, object] = {"system": model}
         if summary is not None:
             row.update(strategy=_strategy_of(exp / model), trainable=summary.get("trainable_parameters"),
-                       total=summary.get("parameters"), train_min=float(summary.get("train_seconds_this_run", 0)) / 60,
+                       total=summary.get("parameters"),
+                       train_min=float(summary.get("train_seconds_total", summary.get("train_seconds_this_run", 0))) / 60,
                        peak_rss_mb=summary.get("peak_rss_mb_this_run"), epochs=summary.get("epochs"))
         else:
             info = _read_json(exp / model / f"decode_{test_set}" / "decode.json") or {}
