@@ -15,7 +15,6 @@ import argparse
 from typing import Any, Optional, Sequence
 
 import numpy as np
-import torch
 
 from speechproc.utils import SpeechprocError, run_verb, setup_logging
 
@@ -24,12 +23,7 @@ def _predict(wave: np.ndarray, converter: Any) -> Optional[np.ndarray]:
     from speechproc.features.content import ANALYSIS_RATE, compute_content
 
     feats = compute_content(wave, converter.content, ANALYSIS_RATE)
-    if feats is None:
-        return None
-    with torch.no_grad():
-        mel = converter.model(torch.from_numpy(feats)[None])[0]
-        mel = mel * converter.normalize.std + converter.normalize.mean
-    return mel.numpy()
+    return None if feats is None else converter.decode(feats).numpy()
 
 
 def get_parser() -> argparse.ArgumentParser:

@@ -226,13 +226,9 @@ def compute_content(wave: np.ndarray, config: ContentConfig, sample_rate: int = 
     return np.concatenate([content, f0], axis=1).astype(np.float32)
 
 
-def _compute_dump(wave: np.ndarray, config: ContentConfig) -> Optional[np.ndarray]:
-    return compute_content(wave, config)
-
-
 def dump_content(data_dir: PathLike, dump_dir: PathLike, config: ContentConfig, nj: int = 1):
     """Write the content dump of ``data_dir`` (kind ``content``) to ``dump_dir``; returns its data dir."""
     from speechproc.features.dump import dump_features
 
-    return dump_features(data_dir, dump_dir, "content", _compute_dump, config, config.to_dict(),
+    return dump_features(data_dir, dump_dir, "content", compute_content, config, config.to_dict(),
                          sample_rate=ANALYSIS_RATE, nj=nj)

@@ -211,15 +211,15 @@ class VoiceConverter:
         :class:`speechproc.vc.seq2seq.Seq2SeqConverter`, a recognition-synthesis one (``task: recsynth``)
         a :class:`speechproc.vc.recsynth.RecSynthConverter`; both are called the same way.
         """
-        from speechproc.exp import resolve_exp_dir
-        from speechproc.vc.recsynth import RecSynthConverter, is_recsynth_exp
-
-        exp = resolve_exp_dir(exp_dir)  # a packed model (*.zip) is unpacked into the cache
+        from speechproc.exp import exp_settings, resolve_exp_dir
         from speechproc.vc.seq2seq import Seq2SeqConverter, is_seq2seq_exp
 
-        if is_recsynth_exp(exp):
-            return RecSynthConverter.from_pretrained(exp, overrides)  # type: ignore[return-value]
-        if is_seq2seq_exp(exp):
+        exp = resolve_exp_dir(exp_dir)  # a packed model (*.zip) is unpacked into the cache
+        if is_seq2seq_exp(exp):  # a run of the shared trainer: its task picks the converter
+            if exp_settings(exp).get("task") == "recsynth":
+                from speechproc.vc.recsynth import RecSynthConverter
+
+                return RecSynthConverter.from_pretrained(exp, overrides)  # type: ignore[return-value]
             return Seq2SeqConverter.from_pretrained(exp, overrides)  # type: ignore[return-value]
         info_file = exp / "vc.json"
         if not info_file.is_file():

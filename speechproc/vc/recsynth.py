@@ -24,25 +24,12 @@ import torch
 
 from speechproc.utils import PathLike, SpeechprocError
 
-__all__ = ["RecSynthConverter", "is_recsynth_exp", "log_f0_stats", "transform_log_f0", "CONVERSION_OPTIONS"]
+__all__ = ["RecSynthConverter", "log_f0_stats", "transform_log_f0", "CONVERSION_OPTIONS"]
 
 logger = logging.getLogger(__name__)
 
 #: ``convert_vc --set`` options of a recsynth exp.
 CONVERSION_OPTIONS = ("vocoder", "vocoder_checkpoint", "source_f0", "f0_transform")
-
-
-def is_recsynth_exp(exp_dir: PathLike) -> bool:
-    """Whether ``exp_dir`` is a finished ``task: recsynth`` run of the shared trainer."""
-    from speechproc.utils import load_yaml_plain
-
-    exp = Path(exp_dir)
-    if not ((exp / "train.yaml").is_file() and (exp / "model.pt").is_file()):
-        return False
-    try:
-        return (load_yaml_plain((exp / "train.yaml").read_text(encoding="utf-8")) or {}).get("task") == "recsynth"
-    except Exception:  # an unreadable train.yaml is reported by the loader that handles the exp
-        return False
 
 
 def log_f0_stats(feats: np.ndarray) -> Tuple[float, float]:
@@ -128,11 +115,11 @@ class RecSynthConverter:
         default = str(own) if (own / "model.pt").is_file() else hparams.get("vocoder_checkpoint")
         checkpoint = overrides.get("vocoder_checkpoint", default)
         stats_file = Path(exp_dir) / "target_f0.json"
-        if stats_file.is_file():
-            stats = json.loads(stats_file.read_text(encoding="utf-8"))
-            target = (stats["log_f0_mean"], stats["log_f0_std"])
-        else:
-            target = target_f0_stats(hparams["train_data"], hparams.get("max_train_utts"))
+        if not stats_file.is_file():
+            raise SpeechprocError(f"{stats_file}: not found; the trainer writes it when a recsynth run starts: "
+                                  f"train the model again (speechproc.bin.train)")
+        stats = json.loads(stats_file.read_text(encoding="utf-8"))
+        target = (stats["log_f0_mean"], stats["log_f0_std"])
         return cls(modules["model"], modules["normalize"], content, mel, target,
                    overrides.get("vocoder", "auto"), checkpoint, src, overrides.get("f0_transform", "linear"))
 
@@ -164,12 +151,15 @@ class RecSynthConverter:
             feats = transform_log_f0(feats, src, self.target_f0)
         return feats
 
+    def decode(self, feats: np.ndarray) -> torch.Tensor:
+        """The decoder's log-mel ``(T, n_mels)`` (de-normalised) of content features ``(T, C + 2)``."""
+        with torch.no_grad():
+            mel = self.model(torch.from_numpy(feats)[None])[0]
+            return mel * self.normalize.std + self.normalize.mean
+
     def convert_mel(self, wave: np.ndarray, sample_rate: int, where: str = "source") -> torch.Tensor:
         """Converted log-mel ``(T, n_mels)`` (de-normalised)."""
-        feats = torch.from_numpy(self.features(wave, sample_rate, where))[None]
-        with torch.no_grad():
-            mel = self.model(feats)[0]
-            mel = mel * self.normalize.std + self.normalize.mean
+        mel = self.decode(self.features(wave, sample_rate, where))
         self.last = {"mel": mel}
         return mel
 

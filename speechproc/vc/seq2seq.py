@@ -20,13 +20,9 @@ __all__ = ["Seq2SeqConverter", "is_seq2seq_exp"]
 
 
 def is_seq2seq_exp(exp_dir: PathLike) -> bool:
-    """Whether ``exp_dir`` is a finished run of the shared trainer (``train.yaml`` + ``model.pt``) of another task
-    than ``recsynth`` (:func:`speechproc.vc.recsynth.is_recsynth_exp`); loading it checks that the task is ``vc``."""
-    from speechproc.vc.recsynth import is_recsynth_exp
-
+    """Whether ``exp_dir`` is a finished run of the shared trainer (``train.yaml`` + ``model.pt``)."""
     exp = Path(exp_dir)
-    return ((exp / "train.yaml").is_file() and (exp / "model.pt").is_file() and not (exp / "vc.json").is_file()
-            and not is_recsynth_exp(exp))
+    return (exp / "train.yaml").is_file() and (exp / "model.pt").is_file() and not (exp / "vc.json").is_file()
 
 
 class Seq2SeqConverter:
