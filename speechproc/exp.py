@@ -288,6 +288,13 @@ def resolve_exp_dir(exp_dir: PathLike) -> Path:
     return p
 
 
+def train_seconds(summary: Dict[str, object]) -> Optional[float]:
+    """Training wall time of a run from its ``train_summary.json`` contents: the total over its resumed or
+    repeated runs, or the one run of a summary written before totals were kept."""
+    value = summary.get("train_seconds_total", summary.get("train_seconds_this_run"))
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
 def exp_settings(exp_dir: PathLike) -> Dict[str, object]:
     """The plain settings of a training run without building anything: ``train.yaml`` read as data
     (HyperPyYAML tags as None) updated by its ``overrides.yaml``, whose relative paths are resolved as

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Union
 
+from speechproc.exp import train_seconds
 from speechproc.utils import SpeechprocError, atomic_write_text, load_yaml_plain
 
 __all__ = ["DecodeScores", "collect_scores", "git_commit", "environment_info", "format_results_md", "write_results_md",
@@ -187,7 +188,7 @@ def finetune_rows(exp_dir: PathLike, dev_set: str, test_set: str) -> List[Dict[s
         if summary is not None:
             row.update(strategy=_strategy_of(exp / model), trainable=summary.get("trainable_parameters"),
                        total=summary.get("parameters"),
-                       train_min=float(summary.get("train_seconds_total", summary.get("train_seconds_this_run", 0))) / 60,
+                       train_min=(train_seconds(summary) or 0.0) / 60,
                        peak_rss_mb=summary.get("peak_rss_mb_this_run"), epochs=summary.get("epochs"))
         else:
             info = _read_json(exp / model / f"decode_{test_set}" / "decode.json") or {}

@@ -262,8 +262,9 @@ def evaluate_conversion(
         if out is not None and (out.parent / "vc.json").is_file():  # the conversion dir sits in its experiment dir
             row["train_s"] = json.loads((out.parent / "vc.json").read_text(encoding="utf-8")).get("train_seconds")
         elif out is not None and (out.parent / "train_summary.json").is_file():  # seq2seq: the shared trainer's summary
-            summary = json.loads((out.parent / "train_summary.json").read_text(encoding="utf-8"))
-            row["train_s"] = summary.get("train_seconds_total", summary.get("train_seconds_this_run"))
+            from speechproc.exp import train_seconds
+
+            row["train_s"] = train_seconds(json.loads((out.parent / "train_summary.json").read_text(encoding="utf-8")))
         if judge is not False:
             for unit, key in (("char", "cer"), ("word", "wer")):
                 res = score(ref, hyps[name], unit, normalize=normalize, ref_name="reference", hyp_name=name)

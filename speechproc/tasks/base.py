@@ -158,6 +158,15 @@ class TaskBrain(sb.Brain):
                                        test_stats=stats)
         self.last_stats = stats
 
+    def validation_plot_dir(self, stage, epoch) -> Optional[Path]:
+        """``<output_folder>/plots/epochNNN`` (created) at the end of a validation stage on the main process,
+        where a task writes its per-epoch PNGs; None elsewhere."""
+        if stage != sb.Stage.VALID or not sb.utils.distributed.if_main_process():
+            return None
+        out = Path(self.hparams.output_folder) / "plots" / f"epoch{int(epoch or 0):03d}"
+        out.mkdir(parents=True, exist_ok=True)
+        return out
+
     def _train_loggers(self):
         # Called on every rank: SpeechBrain's loggers write on the main process only and then
         # broadcast, so skipping the call on the other ranks would deadlock.

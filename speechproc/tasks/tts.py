@@ -182,11 +182,10 @@ class TTSBrain(TaskBrain):
         """Log and checkpoint (see :class:`TaskBrain`); after validation, write attention/mel PNGs."""
         plots = self.stage_metrics.get("plots", [])
         super().on_stage_end(stage, stage_loss, epoch)
-        if stage == sb.Stage.VALID and plots and sb.utils.distributed.if_main_process():
+        out = self.validation_plot_dir(stage, epoch) if plots else None
+        if out is not None:
             from speechproc.plot import save_attention_png, save_mel_png
 
-            out = Path(self.hparams.output_folder) / "plots" / f"epoch{int(epoch or 0):03d}"
-            out.mkdir(parents=True, exist_ok=True)
             for utt, align, mel, target in plots:
                 save_attention_png(align, out / f"{utt}_att.png")
                 save_mel_png(torch.cat([target, mel], dim=1), out / f"{utt}_mel.png")
