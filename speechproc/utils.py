@@ -11,7 +11,7 @@ import shutil
 import sys
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence, Union
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "LOG_FORMAT",
@@ -120,6 +120,14 @@ def atomic_output_dir(path: PathLike, overwrite: bool = True) -> Iterator[Path]:
     os.replace(tmp, path)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def path_pairs(paths: Sequence[str], what: str = "DATA_DIR DUMP_DIR") -> List[Tuple[str, str]]:
+    """``[(a1, b1), (a2, b2), ...]`` of a verb's ``a1 b1 a2 b2 ...`` arguments; an odd count is an error
+    naming the expected pairs ``what`` and the paths given."""
+    if len(paths) % 2:
+        raise SpeechprocError(f"expected pairs {what}, got {len(paths)} paths: {' '.join(map(str, paths))}")
+    return list(zip(paths[::2], paths[1::2]))
 
 
 def load_yaml_plain(text: str) -> object:

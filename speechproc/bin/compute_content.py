@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 
 from speechproc.features.content import ContentConfig, content_config_of, dump_content
 from speechproc.features.mel import load_mel_config
-from speechproc.utils import SpeechprocError, run_verb, setup_logging
+from speechproc.utils import path_pairs, run_verb, setup_logging
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -43,14 +43,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Dump the content features of each DATA_DIR into its DUMP_DIR."""
     args = get_parser().parse_args(argv)
     setup_logging()
-    if len(args.dirs) % 2:
-        raise SpeechprocError(f"expected pairs DATA_DIR DUMP_DIR, got {len(args.dirs)} paths: {' '.join(args.dirs)}")
     if args.like:
         config = content_config_of(args.like)
     else:
         config = ContentConfig.for_mel(load_mel_config(args.mel_config), whisper=args.whisper, layer=args.layer,
                                        f0_floor=args.f0_floor, f0_ceil=args.f0_ceil)
-    for data_dir, dump_dir in zip(args.dirs[::2], args.dirs[1::2]):
+    for data_dir, dump_dir in path_pairs(args.dirs):
         dump_content(data_dir, dump_dir, config, nj=args.nj)
     return 0
 

@@ -13,7 +13,7 @@ import logging
 from typing import Optional, Sequence
 
 from speechproc.features.mel import dump_mel, load_mel_config
-from speechproc.utils import SpeechprocError, run_verb, setup_logging
+from speechproc.utils import path_pairs, run_verb, setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +33,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Dump the log-mel of each DATA_DIR into its DUMP_DIR."""
     args = get_parser().parse_args(argv)
     setup_logging()
-    if len(args.dirs) % 2:
-        raise SpeechprocError(f"expected pairs DATA_DIR DUMP_DIR, got {len(args.dirs)} paths: {' '.join(args.dirs)}")
     config = load_mel_config(args.mel_config)
-    for data_dir, dump_dir in zip(args.dirs[::2], args.dirs[1::2]):
+    for data_dir, dump_dir in path_pairs(args.dirs):
         dump_mel(data_dir, dump_dir, config, nj=args.nj)
     return 0
 

@@ -25,7 +25,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from speechproc.utils import SpeechprocError, atomic_output_dir, setup_logging
+from speechproc.utils import SpeechprocError, atomic_output_dir, path_pairs, setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +133,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     setup_logging()
     torch.set_num_threads(args.nthreads)
-    if len(args.dirs) % 2:
-        raise SpeechprocError(f"expected pairs of 'dump_dir out_dir', got {len(args.dirs)} paths: {args.dirs}")
+    pairs = path_pairs(args.dirs, "DUMP_DIR OUT_DIR")
     from speechproc.exp import load_trained_modules
 
     hparams, modules = load_trained_modules(args.exp_dir)
@@ -144,7 +143,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                               f"and 'normalize'); durations come from a trained Tacotron 2")
     tokenizer = hparams["tokenizer"]
     info = {"exp_dir": str(args.exp_dir), "vocab_size": tokenizer.vocab_size, "reduction_factor": int(model.r)}
-    for dump, out in zip(args.dirs[::2], args.dirs[1::2]):
+    for dump, out in pairs:
         if not Path(dump).is_dir():
             raise SpeechprocError(f"{dump}: mel dump dir not found (speechproc compute_mel)")
         extract(model, normalize, tokenizer, Path(dump), Path(out), args.batch_size, args.min_focus_rate,
