@@ -133,7 +133,7 @@ class AtomicCheckpointer(Checkpointer):
             try:
                 self.load_checkpoint(chosen)
                 return chosen
-            except RuntimeError as e:
+            except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
                 text = str(e)
                 if "size mismatch" in text or "Missing key" in text or "Unexpected key" in text:
                     detail = next((ln.strip() for ln in text.splitlines()
@@ -143,12 +143,8 @@ class AtomicCheckpointer(Checkpointer):
                         f"trained ({detail}); remove {self.checkpoints_dir} to train this config from scratch, or "
                         f"train it into another --output_folder") from None
                 unreadable.add(chosen.path)
-                logger.warning("%s: cannot be read (%s); resuming from the previous checkpoint instead",
-                               chosen.path, text.splitlines()[0] if text else type(e).__name__)
-            except (EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as e:
-                unreadable.add(chosen.path)
                 logger.warning("%s: cannot be read (%s: %s); resuming from the previous checkpoint instead",
-                               chosen.path, type(e).__name__, e)
+                               chosen.path, type(e).__name__, text.splitlines()[0] if text else "")
 
     def save_checkpoint(self, meta={}, end_of_epoch=True, name=None, verbosity=logging.INFO):  # noqa: B006
         final = self._new_checkpoint_dirpath() if name is None else self._custom_checkpoint_dirpath(name)
