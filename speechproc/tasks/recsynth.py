@@ -32,7 +32,8 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechproc.tasks.base import TaskBrain
 from speechproc.utils import PathLike, SpeechprocError
 
-__all__ = ["RecSynthBrain", "make_recsynth_dataset", "recsynth_datasets", "check_recsynth_inputs", "MAX_FRAME_MISMATCH"]
+__all__ = ["RecSynthBrain", "make_recsynth_dataset", "recsynth_datasets", "check_recsynth_inputs", "target_f0_stats",
+           "MAX_FRAME_MISMATCH"]
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,17 @@ def recsynth_datasets(hparams: dict) -> Tuple[DynamicItemDataset, DynamicItemDat
     return train, valid
 
 
+def target_f0_stats(content_dump: PathLike, max_utts: Optional[int] = None) -> Tuple[float, float]:
+    """(mean, std) of the voiced log-F0 over the first ``max_utts`` utterances (None: all) of a content dump."""
+    from speechproc.data import DataDir
+    from speechproc.features.fbank import FeatureStore
+    from speechproc.vc.recsynth import log_f0_stats
+
+    store = FeatureStore(content_dump)
+    frames = [store[u][:, -2:] for u in DataDir.load(content_dump).utts[: max_utts or None]]
+    return log_f0_stats(np.concatenate(frames))
+
+
 def _exp_of(model_pt: PathLike) -> Optional[dict]:
     """The plain settings (:func:`speechproc.exp.exp_settings`) of the exp dir holding ``model_pt`` (None when
     there is none)."""
@@ -179,7 +191,6 @@ class RecSynthBrain(TaskBrain):
         import json
 
         from speechproc.utils import atomic_write_text
-        from speechproc.vc.recsynth import target_f0_stats
 
         n = getattr(self.hparams, "max_train_utts", None)
         try:

@@ -49,16 +49,6 @@ def transform_log_f0(feats: np.ndarray, src: Tuple[float, float], tgt: Tuple[flo
     return out
 
 
-def target_f0_stats(content_dump: PathLike, max_utts: Optional[int] = None) -> Tuple[float, float]:
-    """(mean, std) of the voiced log-F0 over the first ``max_utts`` utterances (None: all) of a content dump."""
-    from speechproc.data import DataDir
-    from speechproc.features.fbank import FeatureStore
-
-    store = FeatureStore(content_dump)
-    frames = [store[u][:, -2:] for u in DataDir.load(content_dump).utts[: max_utts or None]]
-    return log_f0_stats(np.concatenate(frames))
-
-
 class RecSynthConverter:
     """Source waveform -> target-speaker waveform with a trained :class:`~speechproc.models.vc.ContentDecoder`.
 
