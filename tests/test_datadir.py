@@ -473,3 +473,25 @@ def test_real_corpus_yesno(tmp_path: Path) -> None:
     assert all(4.0 < x < 8.0 for x in dur.values())
     with pytest.raises(SpeechprocError, match="sample rate 8000, expected 16000"):
         d.validate(sample_rate=16000)
+
+
+def test_combine_feature_dumps_without_text(tmp_path: Path) -> None:
+    """Dumps of dirs with and without transcripts combine for audio-only uses (--no-text), keeping the shared
+    extractor settings; dumps made with different settings are an error and nothing is written."""
+    a = make_datadir(tmp_path / "a", 2, 1)
+    make_datadir(tmp_path / "b", 2, 1, with_text=False).speed_perturb(1.0).save(tmp_path / "b" / "sp")
+    b = DataDir.load(tmp_path / "b" / "sp")
+    for d in (a.source, b.source):
+        (d / "mel.json").write_text('{"sample_rate": 22050, "n_mels": 80}\n')
+    out = tmp_path / "out"
+    with pytest.raises(SpeechprocError, match="has no text file but other inputs do.*--no-text"):
+        combine_data_dir.main([str(out), str(a.source), str(b.source)])
+    combine_data_dir.main(["--no-text", str(out), str(a.source), str(b.source)])
+    assert not (out / "text").exists()
+    assert len(lines(out, "wav.scp")) == 4
+    assert (out / "mel.json").read_text() == '{"sample_rate": 22050, "n_mels": 80}\n'
+    (b.source / "mel.json").write_text('{"sample_rate": 16000, "n_mels": 80}\n')
+    out2 = tmp_path / "out2"
+    with pytest.raises(SpeechprocError, match=r"sp/mel.json differs from .*data/mel.json in sample_rate"):
+        combine_data_dir.main(["--no-text", str(out2), str(a.source), str(b.source)])
+    assert not out2.exists()

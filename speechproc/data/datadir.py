@@ -794,16 +794,20 @@ class DataDir:
 
     # ------------------------------------------------------------------ combine / perturb
     @classmethod
-    def combine(cls, dirs: Sequence["DataDir"]) -> "DataDir":
+    def combine(cls, dirs: Sequence["DataDir"], drop_text: bool = False) -> "DataDir":
         """Union of data dirs with disjoint utterance ids (Kaldi ``combine_data.sh``).
 
         A recording id may repeat only with the same ``wav.scp`` value. If some inputs have
         ``segments``, the others get whole-recording segments. Optional files present in only
         some inputs are dropped (logged), except ``utt2uniq`` (missing entries map to themselves).
+        Transcripts must be in all inputs or in none, unless ``drop_text`` leaves them out (audio-only
+        uses such as vocoder training).
         """
         dirs = list(dirs)
         if not dirs:
             raise SpeechprocError("combine: no data dirs given; fix: pass at least one")
+        if drop_text:
+            dirs = [replace(d, text=None) for d in dirs]
 
         def where(i: int) -> str:
             return str(dirs[i].source) if dirs[i].source else f"input {i + 1}"
@@ -813,7 +817,7 @@ class DataDir:
             i = has_text.index(False)
             raise SpeechprocError(
                 f"combine: {where(i)} has no text file but other inputs do; fix: combine only dirs that all "
-                "have transcripts (or all have none)"
+                "have transcripts (or all have none), or drop them all (combine_data_dir --no-text)"
             )
         if any(d.segments is not None for d in dirs):
             dirs = [d if d.segments is not None else d._with_whole_segments() for d in dirs]

@@ -29,6 +29,10 @@
 #      adapted to target speakers by egs/vcc2016/vc and egs/cmu_arctic/vc, method recsynth)
 #  22  content-layer study: a short pre-training per Whisper encoder layer of $layer_study, real LJSpeech speech converted
 #      into the teacher voice and judged (exp/result_recsynth_layers.md, written into README.md)
+#  23  multi-speaker GAN vocoder: exp/$voc_exp fine-tuned on the teacher audio + real speech of 78 speakers (AN4, VCC 2016
+#      training clips) into exp/${voc_exp}_multi
+#  24  Griffin-Lim vs teacher-only vs multi-speaker vocoder: copy synthesis of the held-out teacher sentences and the 32
+#      real LJSpeech clips (exp/result_vocoder_multi_{teacher,lj}.md, written into README.md)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_utts=1200                          # training sentences (1200 give about 2.3 h of teacher audio)
@@ -54,6 +58,8 @@ voc_exp=vocos                          # vocoder experiment name
 voc_train_args=                        # extra speechproc.bin.train options of stage 17, e.g. "--number_of_epochs 20"
 voc_ft_epochs=50                       # stage 19: fine-tuning epochs on the 25 real clips (4 updates each)
 voc_ft_lr=0.0001                       # stage 19: fine-tuning learning rate
+voc_multi_epochs=12                    # stage 23: epochs on teacher + real speech (about 300 updates, 9.5 min each)
+voc_multi_lr=0.0005                    # stage 23: learning rate
 content_whisper=tiny.en                # stage 21: Whisper model of the content encoder
 content_layer=4                        # stage 21: its encoder layer whose output is the content (tiny.en: 0-4)
 recsynth_config=conf/train_recsynth.yaml  # stage 21: decoder config
