@@ -74,3 +74,28 @@ def slurm_cluster() -> None:
         if r.returncode in (2, 3) and not os.environ.get("SPEECHPROC_REQUIRE_SLURM"):
             pytest.skip(f"no local Slurm cluster: {reason}")
         pytest.fail(f"tools/slurm_cluster.sh start failed (exit {r.returncode}):\n{r.stdout}\n{r.stderr}")
+
+
+@pytest.fixture(scope="session")
+def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 2-layer, d_model 16 Whisper with random weights, saved like any local HF checkpoint (the real tiny.en
+    tokenizer, converted offline)."""
+    import json
+
+    import torch
+    from transformers import WhisperConfig, WhisperForConditionalGeneration
+
+    from speechproc.models.pretrained.whisper import resolve_whisper
+
+    src = Path(resolve_whisper("tiny.en"))
+    out = tmp_path_factory.mktemp("tiny_whisper")
+    cfg = json.loads((src / "config.json").read_text())
+    cfg.update(d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+               encoder_ffn_dim=32, decoder_ffn_dim=32)
+    torch.manual_seed(0)
+    model = WhisperForConditionalGeneration(WhisperConfig(**cfg))
+    model.save_pretrained(str(out))
+    for f in src.iterdir():
+        if f.name.startswith("tokenizer") or f.name in ("generation_config.json", "preprocessor_config.json"):
+            shutil.copy(f, out / f.name)
+    return str(out)

@@ -4,7 +4,6 @@ in transformers format (its tokenizer is the real tiny.en one, converted offline
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,30 +11,11 @@ import pytest
 import torch
 
 from speechproc.models.pretrained.finetune import apply_strategy, count_parameters, trainable_state_dict
-from speechproc.models.pretrained.whisper import resolve_whisper, whisper_features
+from speechproc.models.pretrained.whisper import whisper_features
 from speechproc.models.pretrained.whisper_asr import WhisperASR
 from speechproc.utils import SpeechprocError
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A 2-layer, d_model 16 Whisper with random weights, saved like any local HF checkpoint."""
-    from transformers import WhisperConfig, WhisperForConditionalGeneration
-
-    src = Path(resolve_whisper("tiny.en"))
-    out = tmp_path_factory.mktemp("tiny_whisper")
-    cfg = json.loads((src / "config.json").read_text())
-    cfg.update(d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
-               encoder_ffn_dim=32, decoder_ffn_dim=32)
-    torch.manual_seed(0)
-    model = WhisperForConditionalGeneration(WhisperConfig(**cfg))
-    model.save_pretrained(str(out))
-    for f in src.iterdir():
-        if f.name.startswith("tokenizer") or f.name in ("generation_config.json", "preprocessor_config.json"):
-            shutil.copy(f, out / f.name)
-    return str(out)
 
 
 def _batch(n: int = 3, seed: int = 0):

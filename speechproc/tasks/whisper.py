@@ -5,6 +5,11 @@ Expected hparams: ``modules`` with ``model`` (:class:`~speechproc.models.pretrai
 ``input: wave``, optional ``label_smoothing``. Validation decodes greedily and reports ``WER``
 and ``CER`` (on the text as it is in the data dir), which ``best_key: WER`` and an
 ``EpochCounterWithStopper`` use for checkpoint selection and early stopping.
+
+Optional ``l2sp_weight`` (default 0) with ``l2sp_reference`` (default: the model's ``source``): the
+:class:`~speechproc.models.pretrained.finetune.L2SP` penalty toward those pretrained weights is added to the
+training loss (continual fine-tuning keeps the model near the original pretrained one, not only near the
+version it started from).
 """
 from __future__ import annotations
 
@@ -35,12 +40,25 @@ class WhisperBrain(TaskBrain):
             hyps = model.transcribe(wavs, lengths)
         return logits, targets, hyps
 
+    def on_fit_start(self) -> None:
+        super().on_fit_start()
+        self.l2sp = None
+        weight = float(getattr(self.hparams, "l2sp_weight", 0.0) or 0.0)
+        if weight > 0:
+            from speechproc.models.pretrained.finetune import L2SP
+
+            model = getattr(self.modules.model, "module", self.modules.model)
+            reference = getattr(self.hparams, "l2sp_reference", None) or model.tokenizer.path
+            self.l2sp = L2SP(model.hf, model.pretrained_state(reference), weight)
+
     def compute_objectives(self, predictions, batch, stage):
         logits, targets, hyps = predictions
         loss = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]).float(), targets.reshape(-1), ignore_index=-100,
             label_smoothing=float(getattr(self.hparams, "label_smoothing", 0.0)),
         )
+        if stage == sb.Stage.TRAIN and getattr(self, "l2sp", None) is not None:
+            loss = loss + self.l2sp()
         if hyps is not None:
             mask = targets != -100
             self.stage_metrics["correct"] += int(((logits.argmax(-1) == targets) & mask).sum())

@@ -44,7 +44,7 @@ from speechbrain.utils import checkpoints
 from speechproc.utils import SpeechprocError, load_weights
 
 __all__ = ["STRATEGIES", "apply_strategy", "count_parameters", "trainable_state_dict", "load_trainable_state_dict",
-           "TrainableStateModule"]
+           "TrainableStateModule", "merge_lora", "L2SP"]
 
 logger = logging.getLogger(__name__)
 
@@ -194,3 +194,63 @@ class TrainableStateModule(torch.nn.Module):
     def _load(self, path, end_of_epoch=True):
         del end_of_epoch
         self.load_trained_state(load_weights(path), str(path))
+
+
+def merge_lora(model: torch.nn.Module) -> int:
+    """Fold every SpeechBrain :class:`~speechbrain.nnet.adapters.LoRA` of ``model`` into the ``nn.Linear`` it
+    wraps (``W += alpha / rank * up @ down``) and put that linear back in its place, in place. The model then
+    computes the same function with no adapter left (a plain checkpoint of the architecture). Returns the
+    number of layers merged; other adapters (Houlsby) cannot be folded and are an error."""
+    from speechbrain.nnet.adapters import HoulsbyAdapterLinear, LoRA, replace_module
+
+    if any(isinstance(m, HoulsbyAdapterLinear) for m in model.modules()):
+        raise SpeechprocError("merge_lora: the model has Houlsby adapters, which cannot be folded into the "
+                              "weights (they are non-linear); keep them as modules or use LoRA")
+    names = [n for n, m in model.named_modules() if isinstance(m, LoRA)]
+    for n in names:
+        lora = model.get_submodule(n)
+        base = lora.pretrained_module
+        if not isinstance(base, torch.nn.Linear):
+            raise SpeechprocError(f"merge_lora: {n} wraps a {type(base).__name__}; only nn.Linear is folded")
+        with torch.no_grad():
+            base.weight += lora.scaling * (lora.adapter_up_proj.weight @ lora.adapter_down_proj.weight)
+        replace_module(model, n, base)
+    return len(names)
+
+
+class L2SP:
+    """The L2-SP regulariser (Li, Grandvalet and Davoine, 2018): ``weight * sum ||theta - theta_0||^2`` over
+    the trainable parameters of ``model`` that ``reference`` holds (the pretrained starting point), so
+    fine-tuning is pulled back toward the pretrained weights instead of toward zero as weight decay does.
+    Parameters the reference lacks (new layers, adapters) are not regularised by it.
+
+    Args:
+        model: the model being fine-tuned.
+        reference: state dict of the reference weights, keyed like ``model.named_parameters()``.
+        weight: strength (0 switches it off).
+    """
+
+    def __init__(self, model: torch.nn.Module, reference: Mapping[str, torch.Tensor], weight: float):
+        self.weight = float(weight)
+        self.pairs = []
+        skipped = 0
+        for name, p in model.named_parameters():
+            if not p.requires_grad:
+                continue
+            ref = reference.get(name)
+            if ref is None:
+                skipped += 1
+                continue
+            if tuple(ref.shape) != tuple(p.shape):
+                raise SpeechprocError(f"L2-SP: reference {name} has shape {tuple(ref.shape)}, the model's "
+                                      f"{tuple(p.shape)}; give the reference of the same architecture")
+            self.pairs.append((p, ref.detach().to(device=p.device, dtype=p.dtype).clone()))
+        if not self.pairs:
+            raise SpeechprocError("L2-SP: no trainable parameter of the model is in the reference; give the "
+                                  "pretrained weights the model was built from")
+        logger.info("L2-SP (weight %g) on %d parameter tensors%s", self.weight, len(self.pairs),
+                    f"; {skipped} without a reference are left out" if skipped else "")
+
+    def __call__(self) -> torch.Tensor:
+        total = sum(((p - ref) ** 2).sum() for p, ref in self.pairs)
+        return self.weight * total

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import List, Optional, Sequence, Tuple
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -226,4 +227,49 @@ class WhisperASR(TrainableStateModule):
     def transcribe(self, wavs: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> List[str]:
         """Greedy transcripts of a batch."""
         return [self.tokenizer.decode(h) for h in self.greedy_decode(wavs, lengths)]
+
+    # ------------------------------------------------------------------ export
+    @staticmethod
+    def pretrained_state(source: str) -> Dict[str, torch.Tensor]:
+        """State dict of the ``transformers`` model of ``source`` (anything ``resolve_whisper`` accepts), keyed
+        like ``WhisperASR.hf``: the reference weights of L2-SP."""
+        from transformers import WhisperForConditionalGeneration
+
+        from speechproc.models.pretrained.whisper import resolve_whisper
+
+        hf = WhisperForConditionalGeneration.from_pretrained(resolve_whisper(source), dtype=torch.float32)
+        return {k: v.detach() for k, v in hf.state_dict().items()}
+
+    def export_hf(self, out_dir) -> Path:
+        """Write the fine-tuned model as a ``transformers`` checkpoint dir, which ``source:`` (and so the next
+        fine-tuning, or any Whisper tool) loads like the pretrained one: LoRA folded into the weights, the
+        source's full 30-s positional table restored (the window only cuts it; it never trains), tokenizer and
+        front-end files copied from the source. Written under a temporary name and renamed."""
+        import copy
+        import shutil
+
+        from transformers import WhisperForConditionalGeneration
+
+        from speechproc.models.pretrained.finetune import merge_lora
+        from speechproc.utils import atomic_output_dir
+
+        hf = copy.deepcopy(self.hf)
+        merge_lora(hf)
+        full = WhisperForConditionalGeneration.from_pretrained(self.tokenizer.path, dtype=torch.float32)
+        state = {k: v for k, v in hf.state_dict().items() if k != "model.encoder.embed_positions.weight"}
+        missing, unexpected = full.load_state_dict(state, strict=False)
+        if unexpected or [k for k in missing if k != "model.encoder.embed_positions.weight"]:
+            raise SpeechprocError(f"export: the fine-tuned model does not fit its source {self.tokenizer.path} "
+                                  f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        out_dir = Path(out_dir)
+        with atomic_output_dir(out_dir) as tmp:
+            full.save_pretrained(tmp)
+            for name in ("tokenizer.json", "tokenizer_config.json", "preprocessor_config.json",
+                         "special_tokens_map.json", "vocab.json", "merges.txt", "added_tokens.json",
+                         "normalizer.json"):
+                src = Path(self.tokenizer.path) / name
+                if src.is_file():
+                    shutil.copyfile(src, Path(tmp) / name)
+        logger.info("exported %s", out_dir)
+        return out_dir
 

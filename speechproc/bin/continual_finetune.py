@@ -1,0 +1,284 @@
+"""One period of continual fine-tuning: the latest version of a model (or the pretrained model) fine-tuned on
+new data into the next version (``exp/<model>/v<N+1>``, :mod:`speechproc.versions`), evaluated on the whole
+evaluation suite, with a version card that says whether it may replace the deployed one.
+
+    python -m speechproc.bin.continual_finetune --model-dir exp/lora_merged --method lora_merged \\
+        --methods conf/methods.yaml --new-data data/yesno_train --valid-data data/yesno_dev --period yesno \\
+        --eval general=data/general an4=data/an4_test yesno=data/yesno_test --zeroshot exp/zeroshot
+
+A method (one entry of the ``--methods`` yaml, plain data) names the training config and how periods chain:
+
+```yaml
+lora_merged:
+  config: conf/finetune.yaml   # shared-trainer config (task: whisper; default: --config)
+  strategy: {name: lora, lora: {rank: 16, alpha: 32}}  # the fine-tuning strategy (default: the config's)
+  train_args: "--lr 0.001"     # other speechproc.bin.train overrides of that config
+  chain: merged          # merged: the next period starts from this version's weights (hf/, LoRA folded in)
+                         # separate: every period trains its own modules on the pretrained model
+  rehearsal_share: 0.0   # share of earlier periods' data mixed into the training data (0: none)
+  pseudo_rehearsal: null # a data dir standing in for the pretraining domain in the rehearsal pool
+  l2sp: false            # pass the pretrained model as the L2-SP reference (the config sets l2sp_weight)
+```
+
+The new data is checked before anything is written: it must exist and hold utterances, its audio headers
+must give ``--sample-rate`` (unless ``--resample``), and its transcripts must follow the text style of the
+earlier periods (upper case without punctuation, as AN4, or not); a failed check, or a failed training,
+leaves every existing version as it was. The general-domain set (``--general``) is compared with the
+zero-shot decode of the pretrained model (``--zeroshot``): a version more than ``--tolerance`` (relative)
+worse is flagged in its card and in the log.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import logging
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+from speechproc.data.datadir import DataDir
+from speechproc.utils import SpeechprocError, run_verb, setup_logging
+
+logger = logging.getLogger(__name__)
+
+METHOD_KEYS = {"config": None, "chain": "merged", "rehearsal_share": 0.0, "pseudo_rehearsal": None, "l2sp": False,
+               "strategy": None, "train_args": ""}
+_UPPER = re.compile(r"^[A-Z0-9' ]*$")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model-dir", required=True, help="exp/<model>: its versions are v1, v2, ...")
+    p.add_argument("--method", required=True, help="method name (an entry of --methods)")
+    p.add_argument("--methods", required=True, help="yaml of the methods (plain data, see above)")
+    p.add_argument("--config", default=None, help="training config of methods that name none")
+    p.add_argument("--new-data", required=True, help="data dir of the new period")
+    p.add_argument("--valid-data", required=True, help="data dir that picks the checkpoint (same domain)")
+    p.add_argument("--period", default=None, help="name of the period (default: the new data dir's name)")
+    p.add_argument("--parent", default="latest", help="version to start from: latest (default), v1, ...")
+    p.add_argument("--base", default="tiny.en", help="the pretrained model (whisper name or dir; default tiny.en)")
+    p.add_argument("--window-seconds", type=float, default=10.0, help="input window of training and decoding")
+    p.add_argument("--eval", nargs="+", default=[], metavar="NAME=DATA_DIR", help="the evaluation suite")
+    p.add_argument("--general", default="general", help="the suite's general-domain set (default: general)")
+    p.add_argument("--zeroshot", default=None, help="zero-shot dir with decode_<set>/score_wer/score.json")
+    p.add_argument("--tolerance", type=float, default=0.10, help="allowed relative general-domain WER increase")
+    p.add_argument("--sample-rate", type=int, default=16000, help="the model's audio rate (default 16000)")
+    p.add_argument("--resample", action="store_true", help="accept new data at another rate (resampled on load)")
+    p.add_argument("--decode-config", default=None, help="decode yaml of the suite (greedy by default)")
+    p.add_argument("--train-args", default="", help="extra speechproc.bin.train options, e.g. '--number_of_epochs 2'")
+    p.add_argument("--seed", type=int, default=0, help="seed of the rehearsal draw")
+    p.add_argument("--cmd", default="local", choices=["local", "slurm"], help="job backend of the training")
+    p.add_argument("--cmd-conf", default=None, help="launch configuration yaml")
+    p.add_argument("--nproc", type=int, default=1, help="training processes")
+    p.add_argument("--nj", type=int, default=1, help="decoding jobs")
+    return p
+
+
+def load_method(path: str, name: str, config: Optional[str] = None) -> Dict[str, Any]:
+    """The method ``name`` of the methods yaml, with defaults; unknown names and keys are errors naming the
+    nearest valid one."""
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise SpeechprocError(f"{p}: methods file not found")
+    methods = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    if name not in methods:
+        near = difflib.get_close_matches(name, list(methods), n=1)
+        raise SpeechprocError(f"{p}: no method '{name}'{f' (did you mean {near[0]}?)' if near else ''}; "
+                              f"methods: {', '.join(methods)}")
+    entry = dict(methods[name] or {})
+    for key in entry:
+        if key not in METHOD_KEYS:
+            near = difflib.get_close_matches(key, list(METHOD_KEYS), n=1)
+            raise SpeechprocError(f"{p}: method '{name}': unknown key '{key}'"
+                                  f"{f' (did you mean {near[0]}?)' if near else ''}; keys: {', '.join(METHOD_KEYS)}")
+    method = {**METHOD_KEYS, **entry}
+    method["config"] = method["config"] or config
+    if not method["config"]:
+        raise SpeechprocError(f"{p}: method '{name}' has no config; fix: add 'config: conf/<training yaml>' "
+                              "or pass --config")
+    if method["chain"] not in ("merged", "separate"):
+        raise SpeechprocError(f"{p}: method '{name}': chain must be merged or separate, not '{method['chain']}'")
+    return method
+
+
+def text_style(data: DataDir) -> str:
+    """``upper`` when every transcript is upper case without punctuation (AN4, yesno), else ``mixed``."""
+    return "upper" if all(_UPPER.match(t) for t in (data.text or {}).values()) else "mixed"
+
+
+def check_new_data(path: str, sample_rate: int, resample: bool, style: Optional[str], role: str) -> DataDir:
+    """Load and check a period's data dir (module docstring); returns it."""
+    import soundfile as sf
+
+    p = Path(path)
+    if not p.is_dir():
+        raise SpeechprocError(f"{role} {p}: no such data dir; fix: prepare it first (wav.scp, text, utt2spk)")
+    try:
+        data = DataDir.load(p)
+    except SpeechprocError as e:
+        raise SpeechprocError(f"{role} {p}: {e}") from None
+    if not len(data):
+        raise SpeechprocError(f"{role} {p}: the data dir holds no utterance; fix: give a prepared, non-empty dir")
+    if data.text is None:
+        raise SpeechprocError(f"{role} {p}: no text file; fine-tuning needs transcripts")
+    rates: Dict[int, int] = {}
+    for rec, spec in data.wav_scp.items():
+        if spec.rstrip().endswith("|"):
+            continue
+        try:
+            rate = sf.info(spec).samplerate
+        except Exception as e:  # noqa: BLE001 - soundfile raises several types for unreadable files
+            raise SpeechprocError(f"{role} {p}/wav.scp: recording {rec} ({spec}) cannot be read: {e}") from None
+        rates[rate] = rates.get(rate, 0) + 1
+    other = {r: n for r, n in rates.items() if r != sample_rate}
+    if other and not resample:
+        r, n = next(iter(other.items()))
+        raise SpeechprocError(
+            f"{role} {p}: {n} recording(s) are at {r} Hz but the model takes {sample_rate} Hz; fix: resample the "
+            "data, or pass --resample to have it resampled on load (recorded in the version card)")
+    if style == "upper":
+        lines = sorted(data.text.items())
+        for i, (utt, t) in enumerate(lines, 1):
+            if not _UPPER.match(t):
+                raise SpeechprocError(
+                    f"{role} {p}/text line {i} ({utt}): '{t}' is not upper case without punctuation, the text "
+                    "style of the model's earlier periods; fix: normalise the transcripts the same way "
+                    "(upper case, no punctuation)")
+    return data
+
+
+def hours(data: DataDir) -> Optional[float]:
+    d = data.with_utt2dur().utt2dur if data.utt2dur is None else data.utt2dur
+    return round(sum(d.values()) / 3600.0, 4) if d else None
+
+
+def run_training(method: Dict[str, Any], args: argparse.Namespace, vdir: Path, source: str, train_dir: Path
+                 ) -> None:
+    cmd = [sys.executable, "-m", "speechproc.bin.train", str(method["config"]), "--nproc", str(args.nproc),
+           "--cmd", args.cmd, "--output_folder", str(vdir), "--train_data", str(train_dir),
+           "--valid_data", args.valid_data, "--whisper", source, "--window_seconds", str(args.window_seconds)]
+    if args.cmd_conf:
+        cmd += ["--cmd-conf", args.cmd_conf]
+    if method["strategy"] is not None:
+        cmd += ["--strategy", json.dumps(method["strategy"])]
+    if method["l2sp"]:
+        cmd += ["--l2sp_reference", args.base]
+    cmd += shlex.split(str(method["train_args"] or "")) + shlex.split(args.train_args)
+    logger.info("training: %s", shlex.join(cmd))
+    rc = subprocess.call(cmd)
+    if rc != 0:
+        raise SpeechprocError(f"training of {vdir} failed (exit code {rc}); no version was added (log: "
+                              f"{vdir}/train_log_full.txt if it got that far)")
+
+
+def evaluate(vdir: Path, suite: Dict[str, str], args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
+    """Decode and score (Whisper-normalised WER/CER) every set of the suite with the version."""
+    from speechproc.bin import decode_asr, score_asr
+
+    results: Dict[str, Dict[str, float]] = {}
+    for name, data in suite.items():
+        out = vdir / f"decode_{name}"
+        argv = [str(out), "--exp-dir", str(vdir), "--data", data, "--mode", "greedy", "--nj", str(args.nj)]
+        if args.decode_config:
+            argv += ["--config", args.decode_config]
+        decode_asr.main(argv)
+        score_asr.main(["--ref", f"{data}/text", "--hyp", str(out / "text"), "--normalize", "whisper_en", str(out)])
+        results[name] = read_scores(out)
+    return results
+
+
+def read_scores(decode_dir: Path) -> Dict[str, float]:
+    wer = json.loads((decode_dir / "score_wer" / "score.json").read_text())
+    cer = json.loads((decode_dir / "score_cer" / "score.json").read_text())
+    return {"wer": round(float(wer["wer"]), 2), "cer": round(float(cer["cer"]), 2), "words": int(wer["n"])}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from speechproc.data.rehearsal import rehearsal_mix
+    from speechproc.exp import train_seconds
+    from speechproc.versions import latest_version, next_version_dir, read_card, version_dir, write_card
+
+    args = get_parser().parse_args(argv)
+    setup_logging()
+    method = load_method(args.methods, args.method, args.config)
+    model_dir = Path(args.model_dir)
+    suite: Dict[str, str] = {}
+    for item in args.eval:
+        name, sep, data = item.partition("=")
+        if not sep or not name or not data:
+            raise SpeechprocError(f"--eval {item}: expected NAME=DATA_DIR, e.g. general=data/general")
+        if not (Path(data) / "text").is_file():
+            raise SpeechprocError(f"--eval {item}: {data}/text not found; every suite set needs transcripts")
+        suite[name] = data
+    parent = version_dir(model_dir, args.parent) if (args.parent != "latest" or latest_version(model_dir)) else None
+    parent_card = read_card(parent) if parent else None
+    periods: List[Dict[str, Any]] = list((parent_card or {}).get("periods", []))
+    style = (parent_card or {}).get("text_style")
+    new = check_new_data(args.new_data, args.sample_rate, args.resample, style, "--new-data")
+    check_new_data(args.valid_data, args.sample_rate, args.resample, style, "--valid-data")
+    period = args.period or Path(args.new_data).name
+
+    vdir = next_version_dir(model_dir)
+    source = str(parent / "hf") if (parent and method["chain"] == "merged") else args.base
+    train_dir = Path(args.new_data)
+    rehearsal = None
+    if float(method["rehearsal_share"]) > 0:
+        pool = [DataDir.load(p["data"]) for p in periods]
+        if method["pseudo_rehearsal"]:
+            pseudo = Path(method["pseudo_rehearsal"])
+            if not (pseudo / "text").is_file():
+                raise SpeechprocError(f"{args.methods}: method '{args.method}' rehearses {pseudo}, which is not a "
+                                      "prepared data dir; fix: make it first (recipe stage 3) or drop "
+                                      "pseudo_rehearsal from the method")
+            pool.append(DataDir.load(pseudo))
+        if pool:
+            mixed = rehearsal_mix(new, pool, float(method["rehearsal_share"]), seed=args.seed)
+            train_dir = model_dir / f"{vdir.name}_train"
+            mixed.save(train_dir)
+            rehearsal = {"share": float(method["rehearsal_share"]), "pool": [str(d.source) for d in pool],
+                         "old_utts": len(mixed) - len(new), "data": str(train_dir)}
+    logger.info("%s: period '%s' from %s (%s) into %s", args.method, period, parent or args.base, source, vdir)
+    run_training(method, args, vdir, source, train_dir)
+
+    if method["chain"] == "merged":
+        from speechproc.exp import load_trained_modules
+
+        _, modules = load_trained_modules(vdir)
+        modules["model"].export_hf(vdir / "hf")
+    results = evaluate(vdir, suite, args)
+    summary = json.loads((vdir / "train_summary.json").read_text())
+    periods.append({"name": period, "data": str(Path(args.new_data)), "utts": len(new), "hours": hours(new),
+                    "resampled": bool(args.resample), "rehearsal": rehearsal})
+    card: Dict[str, Any] = {
+        "model": str(model_dir), "version": vdir.name, "method": args.method, "method_settings": method,
+        "parent": str(parent) if parent else f"pretrained:{args.base}", "base": args.base,
+        "weights_from": source, "text_style": style or text_style(new), "periods": periods,
+        "trainable_parameters": summary.get("trainable_parameters"), "parameters": summary.get("parameters"),
+        "train_seconds": train_seconds(summary), "window_seconds": args.window_seconds,
+        "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "eval": results,
+    }
+    if args.general in results and args.zeroshot:
+        zs = read_scores(Path(args.zeroshot) / f"decode_{args.general}")
+        wer = results[args.general]["wer"]
+        limit = zs["wer"] * (1.0 + args.tolerance)
+        card["general"] = {"set": args.general, "wer": wer, "zeroshot_wer": zs["wer"], "tolerance": args.tolerance,
+                           "relative_change": round((wer - zs["wer"]) / zs["wer"], 4) if zs["wer"] else None,
+                           "ok": wer <= limit + 1e-9}
+        if not card["general"]["ok"]:
+            logger.warning("%s: general-domain WER %.2f %% is more than %.0f %% (relative) above the zero-shot "
+                           "model's %.2f %%: flagged, do not deploy it in place of the pretrained model",
+                           vdir, wer, 100 * args.tolerance, zs["wer"])
+    write_card(vdir, card)
+    logger.info("%s: %s", vdir, ", ".join(f"{k} WER {v['wer']:.2f}" for k, v in results.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    run_verb(main)

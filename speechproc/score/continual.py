@@ -1,0 +1,159 @@
+"""Results of continual fine-tuning: the accuracy matrix of every method, gain and forgetting, a plot.
+
+Reads the version cards (:mod:`speechproc.versions`) of ``exp/<method>`` and the zero-shot decode dirs
+(``exp/zeroshot/decode_<set>/score_wer/score.json``). An evaluation set named like a period (``an4``,
+``yesno``) is that period's task; the general-domain set belongs to no period.
+
+Per method, with ``R[k][s]`` the WER on set ``s`` after period ``k`` (``k = 0``: the zero-shot model):
+
+- *new-task gain*: the mean over periods ``j`` of ``R[0][j] - R[j][j]`` (WER points the period's own
+  fine-tuning gained on its task);
+- *forgetting* (backward transfer, Lopez-Paz and Ranzato 2017, in WER so that positive means worse):
+  the mean over the periods ``j`` before the last of ``R[T][j] - R[j][j]``;
+- *general change*: ``R[T][general] - R[0][general]``, also relative.
+
+Methods whose periods train separate modules (``chain: separate``, one LoRA per period) get two rows per
+period: *no task id* (the newest LoRA serves every set: the version's own evaluation) and *oracle task id*
+(each set decoded by the LoRA of its period, the pretrained model where no period owns the set).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from speechproc.utils import PathLike, SpeechprocError
+
+__all__ = ["method_matrix", "format_continual_table", "plot_general_wer"]
+
+
+def _zeroshot(zeroshot_dir: Path, sets: Sequence[str]) -> Dict[str, float]:
+    out = {}
+    for s in sets:
+        path = zeroshot_dir / f"decode_{s}" / "score_wer" / "score.json"
+        if not path.is_file():
+            raise SpeechprocError(f"{path}: no zero-shot score of set '{s}'; run the zero-shot stage first")
+        out[s] = round(float(json.loads(path.read_text())["wer"]), 2)
+    return out
+
+
+def method_matrix(model_dir: PathLike, zeroshot: Mapping[str, float], oracle: bool = False
+                  ) -> List[Dict[str, Any]]:
+    """Rows ``{"after": period name, "version", "wer": {set: WER}, "card"}`` of one method, the zero-shot row
+    first. With ``oracle``, each set is taken from the version of its own period (module docstring)."""
+    from speechproc.versions import read_card, versions
+
+    cards = [read_card(v) for v in versions(model_dir)]
+    rows: List[Dict[str, Any]] = [{"after": "zero-shot", "version": "-", "wer": dict(zeroshot), "card": None}]
+    for k, card in enumerate(cards):
+        wer = {s: card["eval"][s]["wer"] for s in zeroshot if s in card["eval"]}
+        if oracle:
+            owner = {p["name"]: j for j, p in enumerate(card["periods"])}
+            wer = {}
+            for s in zeroshot:
+                j = owner.get(s)
+                wer[s] = cards[j]["eval"][s]["wer"] if j is not None and j <= k else zeroshot[s]
+        rows.append({"after": card["periods"][-1]["name"], "version": card["version"], "wer": wer, "card": card})
+    return rows
+
+
+def _summary(rows: List[Dict[str, Any]], general: str) -> Dict[str, Optional[float]]:
+    periods = [r["after"] for r in rows[1:]]
+    zs = rows[0]["wer"]
+    gains = [zs[p] - rows[j + 1]["wer"][p] for j, p in enumerate(periods) if p in zs]
+    last = rows[-1]["wer"]
+    forgetting = [last[p] - rows[j + 1]["wer"][p] for j, p in enumerate(periods[:-1]) if p in last]
+    change = last.get(general, 0.0) - zs.get(general, 0.0) if general in zs else None
+    return {
+        "gain": sum(gains) / len(gains) if gains else None,
+        "forgetting": sum(forgetting) / len(forgetting) if forgetting else None,
+        "general_change": change,
+        "general_relative": (change / zs[general] if change is not None and zs.get(general) else None),
+    }
+
+
+def _f(x: Optional[float], fmt: str = "{:.2f}") -> str:
+    return "-" if x is None else fmt.format(x)
+
+
+def format_continual_table(exp_dir: PathLike, methods: Sequence[str], sets: Sequence[str], general: str = "general",
+                           zeroshot_dir: Optional[PathLike] = None, tolerance: float = 0.10) -> str:
+    """Markdown: the accuracy matrix (WER % after every period, on every set) of every method, then one summary
+    line per method (gain, forgetting, general change, trainable parameters, training time per period)."""
+    exp_dir = Path(exp_dir)
+    zs = _zeroshot(Path(zeroshot_dir) if zeroshot_dir else exp_dir / "zeroshot", sets)
+    head = ["method", "after period", "version"] + [f"{s} WER %" for s in sets] + [
+        "trainable params", "train min", f"general within {tolerance:.0%}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * 3 + "---:|" * (len(sets) + 2) + "---|"]
+    summary_lines = ["| method | new-task gain (WER points) | forgetting (WER points) | general change | final "
+                     + " | final ".join(f"{s} WER %" for s in sets) + " |",
+                     "|---|---:|---:|---:|" + "---:|" * len(sets)]
+    for m in methods:
+        model_dir = exp_dir / m
+        variants = [(m, False)]
+        cards_exist = bool(method_matrix(model_dir, zs)[1:])
+        if not cards_exist:
+            continue
+        separate = method_matrix(model_dir, zs)[1]["card"]["method_settings"].get("chain") == "separate"
+        if separate:
+            variants = [(f"{m} (no task id)", False), (f"{m} (oracle task id)", True)]
+        for label, oracle in variants:
+            rows = method_matrix(model_dir, zs, oracle=oracle)
+            for r in rows[1:]:
+                card = r["card"]
+                tp = card.get("trainable_parameters")
+                ok = card.get("general", {}).get("ok")
+                if oracle:  # the general set is the pretrained model's in the oracle setting
+                    ok = True
+                lines.append("| " + " | ".join(
+                    [label, r["after"], r["version"]] + [_f(r["wer"].get(s)) for s in sets]
+                    + ["-" if tp is None else f"{tp / 1e6:.2f} M",
+                       _f(card.get("train_seconds") and card["train_seconds"] / 60.0, "{:.1f}"),
+                       "-" if ok is None else ("yes" if ok else "**no (flagged)**")]) + " |")
+            s = _summary(rows, general)
+            rel = s["general_relative"]
+            summary_lines.append("| " + " | ".join(
+                [label, _f(s["gain"]), _f(s["forgetting"]),
+                 "-" if s["general_change"] is None else f"{s['general_change']:+.2f} ({rel:+.0%})"
+                 if rel is not None else f"{s['general_change']:+.2f}"]
+                + [_f(rows[-1]["wer"].get(x)) for x in sets]) + " |")
+    zrow = "| zero-shot | - | - | " + " | ".join(_f(zs[s]) for s in sets) + " | 0 | - | - |"
+    return "\n".join(lines[:2] + [zrow] + lines[2:]) + "\n\n" + "\n".join(summary_lines) + "\n"
+
+
+def plot_general_wer(exp_dir: PathLike, methods: Sequence[str], general: str, out_png: PathLike,
+                     zeroshot_dir: Optional[PathLike] = None) -> Path:
+    """Line plot of the general-domain WER after every period, one line per method (matplotlib, PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    exp_dir = Path(exp_dir)
+    zs = _zeroshot(Path(zeroshot_dir) if zeroshot_dir else exp_dir / "zeroshot", [general])
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    labels: List[str] = ["zero-shot"]
+    for m in methods:
+        rows = method_matrix(exp_dir / m, zs)
+        if len(rows) < 2:
+            continue
+        ys = [r["wer"].get(general) for r in rows]
+        ax.plot(range(len(ys)), ys, marker="o", label=m)
+        if len(rows) > len(labels):
+            labels = [r["after"] if i else "zero-shot" for i, r in enumerate(rows)]
+    ax.axhline(zs[general], color="grey", linestyle=":", linewidth=1, label="pretrained model")
+    ax.set_xticks(range(len(labels)))
+    ax.set_xticklabels(["zero-shot"] + [f"after {x}" for x in labels[1:]])
+    ax.set_xlabel("period")
+    ax.set_ylabel(f"{general} WER % (Whisper-normalised)")
+    ax.set_title("General-domain WER over continual fine-tuning periods")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_png.with_name(out_png.name + ".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(out_png)
+    return out_png
