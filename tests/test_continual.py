@@ -238,3 +238,44 @@ def test_bad_new_data_is_a_clear_error_and_leaves_every_version_as_it_was(tiny_w
                                  "--new-data", str(p2)] + common)
     assert _tree_hash(Path("exp/merged")) == before
     assert [v.name for v in versions("exp/merged")] == ["v1", "v2"]
+
+
+# --------------------------------------------------------------------------- deployment
+def test_export_ct2_gives_faster_whisper_the_fine_tuned_weights(tiny_whisper: str, tmp_path: Path) -> None:
+    """A LoRA fine-tuned model exported as CTranslate2 (float32, so the comparison is exact up to float error):
+    CTranslate2's encoder and decoder give the PyTorch model's outputs, and faster-whisper decodes on the
+    model's own window."""
+    import ctranslate2
+
+    from speechproc.models.pretrained.whisper import EXPORT_INFO, FasterWhisperGreedy, export_ct2_whisper
+
+    torch.manual_seed(0)
+    m = WhisperASR(tiny_whisper, window_seconds=2.0, strategy=LORA).eval()
+    _perturb_trainable(m, 5)
+    out = export_ct2_whisper(m.export_hf(tmp_path / "hf"), tmp_path / "ct2", "float32", 2.0)
+    assert json.loads((out / EXPORT_INFO).read_text())["window_seconds"] == 2.0
+    wavs, lens = _wavs()
+    feats = m.log_mel(torch.nn.functional.pad(wavs, (0, 16000)), lens)  # (2, 80, 200): the 2-s window
+    with torch.no_grad():
+        enc = m.encode(feats=feats).numpy()
+    ct2 = ctranslate2.models.Whisper(str(out), device="cpu", compute_type="float32")
+    enc_ct2 = np.array(ct2.encode(ctranslate2.StorageView.from_array(feats.numpy().copy())))
+    assert np.abs(enc_ct2 - enc).max() < 1e-4
+    got = ct2.generate(ctranslate2.StorageView.from_array(feats.numpy().copy()), [m.prompt, m.prompt], beam_size=1,
+                       max_length=4, suppress_blank=False, suppress_tokens=[], return_logits_vocab=True)
+    ids = torch.tensor([m.prompt, m.prompt])
+    with torch.no_grad():  # the same greedy search on the PyTorch model, nothing suppressed
+        for _ in range(4):
+            nxt = m.hf(encoder_outputs=(torch.from_numpy(enc),), decoder_input_ids=ids).logits[:, -1].argmax(-1)
+            ids = torch.cat([ids, nxt[:, None]], dim=1)
+        first = m.hf(encoder_outputs=(torch.from_numpy(enc),), decoder_input_ids=ids[:, :len(m.prompt)]).logits[:, -1]
+    for b in range(2):  # the first step's scores over the whole vocabulary, then the greedy tokens
+        ct2_first = np.array(got[b].logits[0][0])
+        assert np.abs(ct2_first - first[b].numpy()).max() < 1e-4
+        want = ids[b, len(m.prompt):].tolist()
+        want = want[: want.index(m.tokenizer.eos_id)] if m.tokenizer.eos_id in want else want
+        assert got[b].sequences_ids[0] == want[: len(got[b].sequences_ids[0])] and got[b].sequences_ids[0]
+    fw = FasterWhisperGreedy(str(out))
+    assert fw.chunk_length == 2
+    text, ids = fw(wavs[0, :16000].numpy())
+    assert isinstance(text, str)

@@ -40,8 +40,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="log-mel front end of the hf backend: hf (transformers, as in fine-tuning) or "
                         "faster-whisper (identical input to the faster-whisper backend) (default hf)")
     p.add_argument("--window-seconds", type=float, default=30.0,
-                   help="input window of the hf backend in seconds (Whisper: 30; shorter is faster, "
-                        "utterances must fit) (default 30)")
+                   help="input window in seconds (Whisper: 30; shorter is faster, utterances must fit; "
+                        "faster-whisper: its chunk_length, by default the window of a model exported by "
+                        "export_ct2) (default 30)")
     p.add_argument("--language", default="en", help="language code for multilingual models (default en)")
     p.add_argument("--nthreads", type=int, default=1, help="intra-op CPU threads (default 1)")
     p.add_argument("--limit", type=int, default=None, help="decode only the first N utterances")

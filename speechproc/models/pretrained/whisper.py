@@ -50,6 +50,8 @@ from speechproc.models.pretrained.ctranslate2 import CT2Model, read_ct2_model
 from speechproc.utils import SpeechprocError, atomic_output_dir, atomic_write_text
 
 __all__ = [
+    "EXPORT_INFO",
+    "export_ct2_whisper",
     "PACKAGED_MODELS",
     "PackagedModel",
     "whisper_cache_root",
@@ -699,6 +701,31 @@ class HFWhisperGreedy:
         return self.tokenizer.decode(tokens, skip_special_tokens=True).strip(), tokens
 
 
+EXPORT_INFO = "speechproc_export.json"
+
+
+def export_ct2_whisper(hf_dir: Union[str, Path], out_dir: Union[str, Path], quantization: str = "int8",
+                       window_seconds: float = 30.0, extra: Optional[Dict[str, Any]] = None) -> Path:
+    """Convert a ``transformers`` Whisper checkpoint (e.g. :meth:`WhisperASR.export_hf` of a fine-tuned model) into
+    a CTranslate2 model that faster-whisper loads, with CTranslate2's own converter, written under a temporary
+    name and renamed. ``speechproc_export.json`` beside ``model.bin`` records the quantization and the input
+    window the model was fine-tuned with, which :class:`FasterWhisperGreedy` then uses as faster-whisper's
+    ``chunk_length`` (a model fine-tuned on 10-s windows is decoded on 10-s windows)."""
+    from ctranslate2.converters import TransformersConverter
+
+    hf_dir, out_dir = Path(hf_dir), Path(out_dir)
+    if not (hf_dir / "config.json").is_file():
+        raise SpeechprocError(f"{hf_dir}: no config.json; give a transformers Whisper checkpoint dir")
+    copy = [f for f in ("tokenizer.json", "preprocessor_config.json") if (hf_dir / f).is_file()]
+    with atomic_output_dir(out_dir) as tmp:
+        TransformersConverter(str(hf_dir), copy_files=copy).convert(str(tmp), quantization=quantization, force=True)
+        info = {"quantization": quantization, "window_seconds": float(window_seconds), "source": str(hf_dir),
+                **(extra or {})}
+        atomic_write_text(Path(tmp) / EXPORT_INFO, json.dumps(info, indent=2) + "\n")
+    logger.info("exported %s (CTranslate2, %s, %g-s window)", out_dir, quantization, window_seconds)
+    return out_dir
+
+
 class FasterWhisperGreedy:
     """Greedy transcription with faster-whisper on a CTranslate2 model (the reference backend).
 
@@ -706,11 +733,13 @@ class FasterWhisperGreedy:
         model: ``tiny.en``/``base`` (the packaged CTranslate2 weights) or a CTranslate2 directory.
         language: language code (``en``).
         cpu_threads: CTranslate2 intra-op threads.
-        compute_type: ``float32`` computes in the same precision as the converted checkpoint.
+        compute_type: ``float32`` computes in the same precision as the converted checkpoint; None: the
+            quantization of a model exported by :func:`export_ct2_whisper`, else float32.
+        chunk_length: input window in seconds; None: the window of an exported model, else Whisper's 30.
     """
 
-    def __init__(self, model: str, language: str = "en", cpu_threads: int = 1, compute_type: str = "float32",
-                 device: str = "cpu"):
+    def __init__(self, model: str, language: str = "en", cpu_threads: int = 1, compute_type: Optional[str] = None,
+                 device: str = "cpu", chunk_length: Optional[float] = None):
         try:
             from faster_whisper import WhisperModel
         except ImportError:
@@ -719,6 +748,10 @@ class FasterWhisperGreedy:
         if not (Path(path) / "model.bin").is_file():
             raise SpeechprocError(f"{path}: no model.bin; faster-whisper needs a CTranslate2 model directory "
                                   f"or one of: {', '.join(PACKAGED_MODELS)}")
+        info_file = Path(path) / EXPORT_INFO
+        info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
+        compute_type = compute_type or info.get("quantization") or "float32"
+        self.chunk_length = int(round(chunk_length or info.get("window_seconds") or 30))
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # one INFO line per utterance otherwise
         self.model = WhisperModel(str(path), device=device, compute_type=compute_type, cpu_threads=cpu_threads,
                                   num_workers=1)
@@ -730,7 +763,7 @@ class FasterWhisperGreedy:
             np.asarray(audio, dtype=np.float32), language=self.language, task="transcribe", beam_size=1, best_of=1,
             temperature=0.0, condition_on_previous_text=False, without_timestamps=True, vad_filter=False,
             no_speech_threshold=None, log_prob_threshold=None, compression_ratio_threshold=None,
-            suppress_blank=True, suppress_tokens=[-1], word_timestamps=False,
+            suppress_blank=True, suppress_tokens=[-1], word_timestamps=False, chunk_length=self.chunk_length,
         )
         segs = list(segments)
         return "".join(s.text for s in segs).strip(), [t for s in segs for t in s.tokens]
@@ -740,17 +773,16 @@ def make_whisper_transcriber(backend: str, model: str, features: str = "hf", lan
                              nthreads: int = 1, window_seconds: float = 30.0) -> Any:
     """Build a greedy transcriber: ``backend`` ``hf`` (:class:`HFWhisperGreedy`, converted
     checkpoint, input window ``window_seconds``) or ``faster-whisper`` (:class:`FasterWhisperGreedy`,
-    original CTranslate2 weights, 30-s window). ``nthreads`` sets torch's or CTranslate2's intra-op
-    threads."""
+    CTranslate2 weights; 30-s window, or an exported model's own, unless ``window_seconds`` says otherwise).
+    ``nthreads`` sets torch's or CTranslate2's intra-op threads."""
     if backend == "hf":
         import torch
 
         torch.set_num_threads(nthreads)
         return HFWhisperGreedy(model, features=features, language=language, window_seconds=window_seconds)
-    if window_seconds != 30.0:
-        raise SpeechprocError("--window-seconds applies to the hf backend only; faster-whisper always uses 30 s")
-    if backend == "faster-whisper":
-        return FasterWhisperGreedy(model, language=language, cpu_threads=nthreads)
+    if backend == "faster-whisper":  # window: faster-whisper's chunk_length (an exported model's own by default)
+        return FasterWhisperGreedy(model, language=language, cpu_threads=nthreads,
+                                   chunk_length=None if window_seconds == 30.0 else window_seconds)
     raise SpeechprocError(f"unknown Whisper backend '{backend}'; choose hf or faster-whisper")
 
 
