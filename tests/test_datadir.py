@@ -207,6 +207,29 @@ def test_validate_cli_exit_code_and_message(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
+def test_default_validation_reads_audio_headers_and_fix_drops_what_it_rejects(tmp_path: Path, capsys) -> None:
+    """Without any option, validate_data_dir reads every plain file's header: an unreadable file, one with no
+    samples and a stereo one are each named; --no-header-check reads no audio; fix_data_dir drops (and lists)
+    exactly those utterances."""
+    d = make_datadir(tmp_path, n_utts=6, n_spk=2).source
+    wav = dict(line.split(" ", 1) for line in lines(d, "wav.scp"))
+    Path(wav["spk1-utt001"]).write_bytes(b"this is not audio at all")
+    sf.write(wav["spk2-utt001"], np.zeros(0, dtype=np.float32), 16000)
+    sf.write(wav["spk1-utt002"], np.zeros((1600, 2), dtype=np.float32), 16000)
+    with pytest.raises(SpeechprocError) as err:
+        validate_data_dir.main([str(d)])
+    msg = str(err.value)
+    assert "recording 'spk1-utt001'" in msg and "recording 'spk2-utt001'" in msg and "holds no samples" in msg
+    assert "'spk1-utt002'" in msg and "has 2 channels" in msg
+    assert validate_data_dir.main(["--no-header-check", str(d)]) == 0
+    fix_data_dir.main([str(d), str(tmp_path / "fixed")])
+    report = capsys.readouterr().out
+    for u in ("spk1-utt001", "spk2-utt001", "spk1-utt002"):
+        assert f"dropped {u}: " in report, report
+    assert DataDir.load(tmp_path / "fixed").utts == ["spk1-utt003", "spk2-utt002", "spk2-utt003"]
+    assert validate_data_dir.main([str(tmp_path / "fixed")]) == 0
+
+
 def test_valid_dir_passes_with_audio_check(tmp_path: Path) -> None:
     d = make_datadir(tmp_path, 6, 3, sample_rate=8000)
     assert validate_data_dir.main(["--check-audio", "--sample-rate", "8000", str(d.source)]) == 0

@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 def get_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("exp_dir", help="the recipe's exp dir (one dir per method)")
-    p.add_argument("--methods", nargs="+", required=True, help="method dirs, in table order")
+    p.add_argument("--methods", nargs="+", default=[], help="method dirs, in table order")
     p.add_argument("--sets", nargs="+", required=True, help="evaluation sets, in column order")
     p.add_argument("--general", default="general", help="the general-domain set (default general)")
     p.add_argument("--zeroshot", default=None, help="zero-shot dir (default EXP_DIR/zeroshot)")
@@ -33,19 +33,29 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", default=None, help="PNG of the general-domain WER per period")
     p.add_argument("--readme", default=None, help="README whose results section gets the table")
     p.add_argument("--section", default="continual", help="README section key (default continual)")
+    p.add_argument("--deploy", nargs=2, metavar=("VERSION_DIR", "CT2_DIR"), default=None,
+                   help="instead: the table of a version against its CTranslate2 export (export_ct2), on --sets")
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from speechproc.score.continual import format_continual_table, plot_general_wer
+    from speechproc.score.continual import format_continual_table, format_deploy_table, plot_general_wer
     from speechproc.score.results import environment_info, update_readme_section
 
     args = get_parser().parse_args(argv)
     setup_logging()
-    table = format_continual_table(args.exp_dir, args.methods, args.sets, args.general, args.zeroshot, args.tolerance)
     env = environment_info(Path.cwd())
     command = shlex.join(["python", "-m", "speechproc.bin.continual_results"] + list(sys.argv[1:] if argv is None
                                                                                     else argv))
+    if args.deploy:
+        text = (f"**{args.title}**\n\n- WER % after Whisper's English normaliser on both sides\n"
+                f"- commit {env['git commit']}, {env['date']}, {env['CPU']}, torch {env['torch version']}\n"
+                f"- command (in the recipe dir): `{command}`\n\n" + format_deploy_table(*args.deploy, args.sets))
+        atomic_write_text(Path(args.table), text)
+        if args.readme:
+            update_readme_section(args.readme, args.section, text)
+        return 0
+    table = format_continual_table(args.exp_dir, args.methods, args.sets, args.general, args.zeroshot, args.tolerance)
     text = (f"**{args.title}**\n\n"
             "- WER % after Whisper's English normaliser on both sides; greedy decoding; zero-shot: faster-whisper, "
             "30-s window; fine-tuned versions: their own window\n"

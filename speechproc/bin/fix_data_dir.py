@@ -4,6 +4,8 @@ rewrite spk2utt, and print what was dropped and why (Kaldi ``utils/fix_data_dir.
     python -m speechproc.bin.fix_data_dir data/train            # in place (atomically)
     python -m speechproc.bin.fix_data_dir data/train data/train_fixed
 
+By default the header of every plain audio file is read, and utterances whose file is unreadable, empty or
+not mono are dropped (each listed); ``--check-audio`` decodes everything, ``--no-header-check`` reads no audio.
 Files that are not data-dir files (e.g. ``frame_shift``, ``conf/``) are copied along; ``split*``
 dirs are dropped, being stale after a fix.
 """
@@ -26,6 +28,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--check-audio", action="store_true",
                    help="also drop utterances whose audio does not decode or is not mono")
     p.add_argument("--sample-rate", type=int, default=None, help="also drop audio with another sample rate")
+    p.add_argument("--no-header-check", action="store_true", help="read no audio at all (only the text files)")
     p.add_argument("data_dir", help="input data dir")
     p.add_argument("out_dir", nargs="?", default=None, help="output data dir (default: fix in place)")
     return p
@@ -37,7 +40,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     src = Path(args.data_dir)
     out = Path(args.out_dir) if args.out_dir else src
     data = DataDir.load(src, validate=False)
-    fixed, report = data.fix(check_audio=args.check_audio, sample_rate=args.sample_rate)
+    fixed, report = data.fix(check_audio=args.check_audio, sample_rate=args.sample_rate,
+                             headers=not args.no_header_check)
     problems = fixed.problems(path_for_messages=out, include_load_issues=False)
     if problems:
         raise SpeechprocError(

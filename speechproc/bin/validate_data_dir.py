@@ -2,6 +2,9 @@
 
     python -m speechproc.bin.validate_data_dir [--check-audio] [--sample-rate N] [--token-dir D] data/train
 
+By default the header of every plain audio file is read (cheap): unreadable, empty or multi-channel files
+are problems. ``--check-audio`` decodes everything (pipes too); ``--no-header-check`` reads no audio.
+
 With ``--token-dir`` it also counts the utterances whose text has symbols outside that token list (they would
 become ``<unk>``) and names the symbols.
 
@@ -24,6 +27,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--check-audio", action="store_true",
                    help="decode every recording (catches corrupt/truncated files, failing pipes, stereo)")
     p.add_argument("--sample-rate", type=int, default=None, help="expected sample rate in Hz")
+    p.add_argument("--no-header-check", action="store_true", help="read no audio at all (only the text files)")
     p.add_argument("--token-dir", default=None, help="also report text symbols outside this token list")
     p.add_argument("data_dir", help="the data dir to check")
     return p
@@ -33,9 +37,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     setup_logging()
     data = DataDir.load(args.data_dir, validate=False)
-    data.validate(check_audio=args.check_audio, sample_rate=args.sample_rate, path_for_messages=args.data_dir)
+    data.validate(check_audio=args.check_audio, sample_rate=args.sample_rate, path_for_messages=args.data_dir,
+                  headers=not args.no_header_check)
+    checked = " (audio decoded)" if args.check_audio else "" if args.no_header_check else " (audio headers read)"
     logger.info("%s is valid: %d utterances, %d speakers, %d recordings%s", args.data_dir, len(data),
-                len(data.speakers), len(data.wav_scp), " (audio checked)" if args.check_audio else "")
+                len(data.speakers), len(data.wav_scp), checked)
     if args.token_dir:
         from speechproc.text.tokenizer import load_tokenizer
 

@@ -433,6 +433,7 @@ class DataDir:
         check_audio: bool = False,
         sample_rate: Optional[int] = None,
         path_for_messages: Optional[PathLike] = None,
+        headers: bool = False,
     ) -> None:
         """Raise :class:`SpeechprocError` listing every problem (file, key or line, value, fix).
 
@@ -441,9 +442,12 @@ class DataDir:
                 stereo, wrong rate, segments past the end).
             sample_rate: expected sample rate; without ``check_audio`` only file headers are read.
             path_for_messages: directory named in messages (default: where it was loaded from).
+            headers: read the header of every plain audio file (cheap): unreadable, empty (no
+                samples) or multi-channel files and segments past the end are problems. The verbs
+                (``validate_data_dir``, ``fix_data_dir``, ``prepare_data``) do this by default.
         """
         prefix = path_for_messages if path_for_messages is not None else self.source
-        problems = self.problems(check_audio, sample_rate, prefix, include_load_issues=True)
+        problems = self.problems(check_audio, sample_rate, prefix, include_load_issues=True, headers=headers)
         if problems:
             raise SpeechprocError(_format_problems(problems, prefix, "invalid data dir"))
 
@@ -453,6 +457,7 @@ class DataDir:
         sample_rate: Optional[int] = None,
         path_for_messages: Optional[PathLike] = None,
         include_load_issues: bool = True,
+        headers: bool = False,
     ) -> List[str]:
         """Every problem :meth:`validate` would report, as messages (empty list: valid).
 
@@ -468,14 +473,14 @@ class DataDir:
                 out.append(f"{where}: {i.message}; fix: {i.fix}")
         if not self.utt2spk:
             out.append(f"{name(UTT2SPK)}: no utterances; fix: check the data prep stage")
-        per_utt, other = self._utt_problems(check_audio, sample_rate, prefix)
+        per_utt, other = self._utt_problems(check_audio, sample_rate, prefix, headers)
         out.extend(other)
         for msgs in per_utt.values():
             out.extend(msgs)
         return out
 
     def _utt_problems(
-        self, check_audio: bool, sample_rate: Optional[int], prefix: Optional[PathLike]
+        self, check_audio: bool, sample_rate: Optional[int], prefix: Optional[PathLike], headers: bool = False
     ) -> Tuple[Dict[str, List[str]], List[str]]:
         """``(utt -> problems that drop it, problems of keys without an utterance)``."""
         name = lambda f: self._name(f, prefix)  # noqa: E731
@@ -593,16 +598,21 @@ class DataDir:
                     if r not in self.wav_scp:
                         other.append(f"{name(fname)}: recording '{r}' is not in wav.scp; fix: run {fixcmd}")
         # header / decode checks
-        if check_audio or sample_rate is not None:
+        if check_audio or sample_rate is not None or headers:
             for r, us, info, err in self._audio_checks(used_recs, full=check_audio):
                 spec = self.wav_scp[r]
                 where = f"{name(WAV_SCP)}: recording '{r}'"
+                drop = f"fix_data_dir {prefix}" if prefix else "fix_data_dir"
                 if err is not None:
-                    drop = f"fix_data_dir --check-audio {prefix}" if prefix else "fix_data_dir --check-audio"
                     for u in us:
                         add(u, f"{where}: {err}; or run `python -m speechproc.bin.{drop}` to drop it")
                     continue
                 if info is None:
+                    continue
+                if info.num_frames == 0:
+                    for u in us:
+                        add(u, f"{where}: '{spec}' holds no samples; fix: remove it from the data prep, or run "
+                               f"`python -m speechproc.bin.{drop}` to drop it")
                     continue
                 if info.channels != 1:
                     for u in us:
@@ -644,7 +654,8 @@ class DataDir:
         return [(r, used_recs[r], info, err) for r, (info, err) in zip(recs, results)]
 
     # ------------------------------------------------------------------ fix
-    def fix(self, check_audio: bool = False, sample_rate: Optional[int] = None) -> Tuple["DataDir", List[str]]:
+    def fix(self, check_audio: bool = False, sample_rate: Optional[int] = None, headers: bool = False
+            ) -> Tuple["DataDir", List[str]]:
         """Keep the utterances that are consistent in every file (Kaldi ``fix_data_dir.sh``).
 
         Args:
@@ -661,7 +672,7 @@ class DataDir:
         for i in self.load_issues:
             where = f"{i.file} line {i.line}" if i.line is not None else i.file
             report.append(f"{where}: {i.message}: {i.action}")
-        bad, _ = self._utt_problems(check_audio, sample_rate, "")
+        bad, _ = self._utt_problems(check_audio, sample_rate, "", headers)
         for u in sorted(bad):
             report.append(f"dropped {u}: {_strip_fix(bad[u][0])}")
         keep = [u for u in self.utts if u not in bad]

@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from speechproc.utils import PathLike, SpeechprocError
 
-__all__ = ["method_matrix", "format_continual_table", "plot_general_wer"]
+__all__ = ["method_matrix", "format_continual_table", "format_deploy_table", "plot_general_wer"]
 
 
 def _zeroshot(zeroshot_dir: Path, sets: Sequence[str]) -> Dict[str, float]:
@@ -157,3 +157,24 @@ def plot_general_wer(exp_dir: PathLike, methods: Sequence[str], general: str, ou
     plt.close(fig)
     tmp.replace(out_png)
     return out_png
+
+
+def format_deploy_table(version: PathLike, deployed: PathLike, sets: Sequence[str]) -> str:
+    """Markdown: the version as trained (PyTorch, ``<version>/decode_<set>``) against its CTranslate2 export run
+    by faster-whisper (``<deployed>/decode_<set>``): WER, CER and real-time factor per set."""
+    version, deployed = Path(version), Path(deployed)
+    info = json.loads((deployed / "speechproc_export.json").read_text()) if (
+        deployed / "speechproc_export.json").is_file() else {}
+    rows = [("PyTorch (speechproc decode_asr, float32, greedy)", version),
+            (f"CTranslate2 {info.get('quantization', '?')} (faster-whisper, greedy)", deployed)]
+    lines = ["| model | set | WER % | CER % | RTF (1 thread) |", "|---|---|---:|---:|---:|"]
+    for s in sets:
+        for label, root in rows:
+            d = root / f"decode_{s}"
+            if not (d / "score_wer" / "score.json").is_file():
+                raise SpeechprocError(f"{d}: not scored; decode and score set '{s}' first")
+            wer = json.loads((d / "score_wer" / "score.json").read_text())["wer"]
+            cer = json.loads((d / "score_cer" / "score.json").read_text())["cer"]
+            rtf = json.loads((d / "decode.json").read_text()).get("rtf") if (d / "decode.json").is_file() else None
+            lines.append(f"| {label} | {s} | {wer:.2f} | {cer:.2f} | {_f(rtf, '{:.3f}')} |")
+    return "\n".join(lines) + "\n"

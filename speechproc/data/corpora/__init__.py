@@ -183,8 +183,8 @@ def write_data_dirs(
         corpus: corpus name, for log lines.
         sets: set name -> data dir.
         out_dir: parent folder of the data dirs; ``None`` validates only and writes nothing.
-        check_audio: also open every audio file (slow on big corpora; off by default, a later
-            stage checks audio).
+        check_audio: also decode every audio file (slow on big corpora; off by default: only the
+            headers of plain files are read, which finds unreadable, empty and multi-channel files).
         sample_rate: expected sample rate when ``check_audio`` is set.
 
     Returns:
@@ -193,7 +193,7 @@ def write_data_dirs(
     for name, data in sets.items():
         where = Path(out_dir) / name if out_dir is not None else Path(f"<{corpus}:{name}>")
         data.validate(check_audio=check_audio, sample_rate=sample_rate if check_audio else None,
-                      path_for_messages=str(where))
+                      path_for_messages=str(where), headers=True)
     for name, data in sets.items():
         if out_dir is not None:
             data.save(Path(out_dir) / name)
