@@ -13,6 +13,8 @@
 #   5  results: exp/RESULTS.md and general_wer.png, written into README.md
 #   6  one more period for one method: --new-data DIR --valid-data DIR --method M [--period-name N --epochs E]
 #      (nothing to do without --new-data)
+#   7  deployment: version $deploy_version of exp/$deploy_method exported as a CTranslate2 model for faster-whisper,
+#      scored beside the PyTorch model on the suite (exp/RESULTS_deploy.md, README.md)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 whisper=tiny.en                  # pretrained model (tiny.en, base with the whisper-base extra, a local HF dir)
@@ -28,4 +30,7 @@ valid_data=                      # stage 6: its dev dir
 method=                          # stage 6: the method whose latest version is fine-tuned
 period_name=                     # stage 6: the period's name (default: the data dir's name)
 epochs=2                         # stage 6: epochs of the new period
+deploy_method=lora_merged        # stage 7: the method whose version is exported
+deploy_version=v1                # stage 7: that version (v1: after AN4, v2: after yesno)
+deploy_quantization=int8         # stage 7: CTranslate2 weight type
 recipe_main "$@"
