@@ -265,3 +265,32 @@ def test_librispeech_stage1_on_fixture(tmp_path: Path) -> None:
     assert len(text) == 3
     assert len((d / "data/test_clean/utt2dur").read_text().splitlines()) == 2
     assert (d / "data/dev_clean/utt2spk").read_text().splitlines()[0] == "1272-128104-0000 1272"
+
+
+def test_a_stage_runs_once_at_a_time_and_a_dead_runs_lock_is_taken_over(tmp_path: Path) -> None:
+    """Two runs of the same stage: the second exits at once naming the first's PID and command; after the first
+    is killed with SIGKILL, the next run takes the lock over with a warning and finishes."""
+    d = toy_recipe(tmp_path)
+    (d / "03_wait.sh").write_text("#!/usr/bin/env bash\n# wait for the go file\n"
+                                  "mkdir -p out\ntouch out/started\nwhile [ ! -f out/go ]; do sleep 0.1; done\n")
+    first = subprocess.Popen(["bash", str(d / "run.sh"), "--stage", "3", "--stop-stage", "3", "--beam-size", "7"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        for _ in range(200):
+            if (d / "out" / "started").exists():
+                break
+            time.sleep(0.05)
+        second = run(d, "--stage", "3", "--stop-stage", "3", check=False)
+        assert second.returncode == 1
+        assert "Stage 3 (03_wait.sh) is running in another run of this recipe" in second.stderr
+        assert f"pid {first.pid} " in second.stderr and "--beam-size 7" in second.stderr
+        assert run(d, "--stage", "1", "--stop-stage", "1").returncode == 0  # other stages are not blocked
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    (d / "out" / "go").write_text("")
+    third = run(d, "--stage", "3", "--stop-stage", "3")
+    assert "WARNING: taking over the lock of Stage 3 from a run that is gone (pid" in third.stdout + third.stderr
+    assert "Stage 3: wait for the go file: finished" in third.stdout + third.stderr
+    fourth = run(d, "--stage", "3", "--stop-stage", "3", "--force", "true")
+    assert "taking over" not in fourth.stdout + fourth.stderr  # a finished run leaves no holder behind

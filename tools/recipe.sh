@@ -186,7 +186,30 @@ _recipe_stage_complete() {
   return 0
 }
 
+# One run per stage at a time: a stage holds an flock on .stages/NN_<name>.lock (fd 9) while it runs, and
+# writes its PID, host, start time and command into it. A second run of the same stage exits at once naming
+# the holder; a lock left by a run that died (the kernel released it) is taken over with a warning.
+_recipe_lock_stage() {
+  local lock=".stages/${1%.sh}.lock" holder
+  exec 9>>"$lock"
+  if ! flock -n 9; then
+    holder=$(cat "$lock" 2>/dev/null)
+    exec 9>&-
+    _recipe_die "Stage $2 ($1) is running in another run of this recipe (${holder:-holder unknown}); wait for it to finish, or stop it first"
+  fi
+  holder=$(cat "$lock" 2>/dev/null)
+  [ -z "$holder" ] || _recipe_log "WARNING: taking over the lock of Stage $2 from a run that is gone ($holder)"
+  printf 'pid %s on %s since %s: %s\n' "$$" "$(hostname)" "$(date '+%Y-%m-%d %H:%M:%S')" "$_recipe_cmdline" > "$lock"
+}
+
+_recipe_unlock_stage() {
+  : > ".stages/${1%.sh}.lock"
+  flock -u 9
+  exec 9>&-
+}
+
 recipe_main() {
+  _recipe_cmdline="$_recipe_runsh $*"
   _recipe_option_list=$(_recipe_find_options)
   _recipe_parse "$@"
   cd "$_recipe_dir"
@@ -215,22 +238,26 @@ recipe_main() {
     [ "$n" -ge "$stage" ] && [ "$n" -le "$stop_stage" ] || continue
     title=$(_recipe_stage_title "$script")
     marker=.stages/${script%.sh}.done
+    _recipe_lock_stage "$script" "$n"
     if [ "$force" != true ] && _recipe_stage_complete "$script" "$marker"; then
       _recipe_log "Stage $n: $title: done already ($marker), skipping (--force true to redo)"
+      _recipe_unlock_stage "$script"
       continue
     fi
     rm -f "$marker"
     _recipe_log "Stage $n: $title"
     start=${EPOCHREALTIME/./}
     rc=0
-    bash -euo pipefail "./$script" || rc=$?
+    bash -euo pipefail "./$script" 9>&- || rc=$?
     elapsed=$(( ${EPOCHREALTIME/./} - start ))
     elapsed=$(printf '%d.%d' $((elapsed / 1000000)) $(( (elapsed / 100000) % 10 )))
     if [ "$rc" -ne 0 ]; then
+      _recipe_unlock_stage "$script"
       _recipe_die "Stage $n ($script) failed with exit code $rc after ${elapsed} s"
     fi
     { echo "inputs $(_recipe_stage_inputs "$script")"; date '+%Y-%m-%d %H:%M:%S.%N'; } > "$marker.tmp.$$" \
       && mv "$marker.tmp.$$" "$marker"
+    _recipe_unlock_stage "$script"
     _recipe_log "Stage $n: $title: finished in ${elapsed} s"
     ran=$((ran + 1))
   done

@@ -602,7 +602,8 @@ class DataDir:
             for r, us, info, err in self._audio_checks(used_recs, full=check_audio):
                 spec = self.wav_scp[r]
                 where = f"{name(WAV_SCP)}: recording '{r}'"
-                drop = f"fix_data_dir {prefix}" if prefix else "fix_data_dir"
+                drop = "fix_data_dir --check-audio" if check_audio else "fix_data_dir"
+                drop = f"{drop} {prefix}" if prefix else drop
                 if err is not None:
                     for u in us:
                         add(u, f"{where}: {err}; or run `python -m speechproc.bin.{drop}` to drop it")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # the period sequence for every method: exp/<method>/v<N> after period N, each evaluated on the whole suite (a period already done is skipped)
-# outputs: $(for m in $methods; do echo exp/$m/v$(echo $periods | wc -w)/card.json; done)
+# outputs: $(set -- $periods; for m in $methods; do echo exp/$m/v$#/card.json; done)
 shopt -s nullglob
 for m in $methods; do
   k=0
