@@ -294,6 +294,64 @@ def _config_error(config: str, text: str, e: Exception) -> Exception:
     return e
 
 
+#: Top-level config keys that the trainer, the tasks or SpeechBrain's Brain (its run options) read. Any other key
+#: of a training yaml must be a variable that another entry uses (``!ref <key>``); a key that nothing reads is a
+#: typo or a leftover and is rejected by :func:`check_config_keys`.
+SETTINGS = frozenset("""
+task seed output_folder train_data valid_data modules epoch_counter number_of_epochs train_dataloader_opts
+valid_dataloader_opts opt_class lr lr_scheduler best_key best_mode keep_checkpoints average_n snapshot_epochs
+init_model strategy max_train_utts max_valid_utts min_duration max_duration input tokenizer token_dir cmvn_stats
+normalize spec_augment label_smoothing ctc_weight blank_index log_every_steps use_tensorboard tensorboard_logger
+train_logger model loss num_plots max_frames reduction_factor train_durations valid_durations extra_text
+extra_text_cleaners train_text valid_text l2sp_weight l2sp_reference crop_seconds valid_crop_seconds compute_cost
+n_speakers utterance_mean_norm init_tts src_train_data src_valid_data tgt_train_data tgt_valid_data src_cmvn tgt_cmvn
+normalize_src train_mel valid_mel vocoder_checkpoint repeat_to_utts segment_frames l2_weight cache_audio generator
+discriminator generator_loss discriminator_loss opt_class_discriminator discriminator_start_step mel_loss_weight
+stft_loss stft_loss_weight feat_match_loss_weight context whisper window_seconds
+""".split())
+
+
+def _brain_run_options() -> frozenset:
+    import dataclasses
+
+    return frozenset(f.name for f in dataclasses.fields(sb.core.RunOptions))
+
+
+def check_config_keys(config: str, text: str, overrides: Dict[str, object]) -> None:
+    """Reject keys that nothing reads, with the nearest valid key: an override (``--key``) must name a key of the
+    yaml, and a top-level key of the yaml must be a setting (:data:`SETTINGS`, SpeechBrain's run options) or a
+    variable that another entry references (``<key>``). Keys starting with ``__`` (``__set_seed``) run on load."""
+    import difflib
+    import re
+
+    from speechproc.utils import load_yaml_plain
+
+    try:
+        plain = load_yaml_plain(text)
+    except Exception:  # noqa: BLE001 - a syntax error is reported (with its line) by the real load
+        return
+    if not isinstance(plain, dict):
+        raise SpeechprocError(f"{config}: a training config is a mapping of keys to values at the top level")
+    keys = [str(k) for k in plain]
+    known = SETTINGS | _brain_run_options()
+    for key in overrides:
+        if key not in plain:
+            near = difflib.get_close_matches(key, keys, n=1)
+            raise SpeechprocError(f"{config}: --{key} names no key of this config"
+                                  f"{f' (did you mean --{near[0]}?)' if near else ''}; overrides must name keys "
+                                  "of the yaml")
+    referenced = set(re.findall(r"<([A-Za-z_][A-Za-z0-9_]*)", text))
+    lines = {k: i + 1 for i, ln in enumerate(text.splitlines()) for k in keys if ln.startswith(f"{k}:")}
+    for key in keys:
+        if key.startswith("__") or key in known or key in referenced:
+            continue
+        near = difflib.get_close_matches(key, sorted(known | set(keys) - {key}), n=1)
+        raise SpeechprocError(
+            f"{config}:{lines.get(key, '?')}: key '{key}' is read by nothing: it is no setting of the trainer or its "
+            f"tasks and no entry references it (!ref <{key}>)"
+            f"{f'; did you mean {near[0]}?' if near else ''} Fix or remove it")
+
+
 def load_hparams(config: str, overrides: Dict[str, object]) -> Tuple[dict, str, str]:
     """Load ``config`` with ``overrides``; returns (hparams, yaml text, merged yaml text)."""
     path = Path(config)
@@ -302,6 +360,7 @@ def load_hparams(config: str, overrides: Dict[str, object]) -> Tuple[dict, str, 
     text = path.read_text(encoding="utf-8")
     import yaml
 
+    check_config_keys(config, text, overrides)
     override_text = yaml.safe_dump(overrides, sort_keys=False) if overrides else ""
     try:
         merged = resolve_references(text, override_text).getvalue()

@@ -58,6 +58,39 @@ def test_every_registered_task_resolves_to_a_brain_and_a_dataset_builder():
 def test_unknown_override_is_an_error(tone, tmp_path):
     with pytest.raises(SpeechprocError, match="not_a_key"):
         train(train_argv(tone, tmp_path / "exp", "--not_a_key", "1"))
+    with pytest.raises(SpeechprocError, match=r"--number_of_epoch names no key of this config \(did you mean "
+                                              r"--number_of_epochs\?\)"):
+        train(train_argv(tone, tmp_path / "exp", "--number_of_epoch", "1"))
+
+
+def test_a_config_key_that_nothing_reads_is_an_error_naming_the_line_and_the_nearest_key(tone, tmp_path):
+    """A typo inside the yaml (a key no part of the trainer reads and no entry references) is rejected before
+    anything is built; a variable that another entry references is fine, and so is every shipped config."""
+    import glob
+
+    from speechproc.train import check_config_keys
+    from speechproc.utils import load_yaml_plain
+
+    lines = Path(tone["config"]).read_text().splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("number_of_epochs:"))
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("\n".join(lines[:i] + [lines[i].replace("number_of_epochs", "numbr_of_epochs")] + lines[i + 1:]))
+    text = bad.read_text()
+    if "<number_of_epochs>" in text:  # the epoch counter references it: give it its own line
+        bad.write_text("\n".join(lines + ["max_grad_nrom: 5.0"]) + "\n")
+        with pytest.raises(SpeechprocError, match=rf"typo.yaml:{len(lines) + 1}: key 'max_grad_nrom' is read by "
+                                                  r"nothing.*did you mean max_grad_norm\?"):
+            train(train_argv(dict(tone, config=str(bad)), tmp_path / "exp"))
+    else:
+        with pytest.raises(SpeechprocError, match=rf"typo.yaml:{i + 1}: key 'numbr_of_epochs' is read by nothing.*"
+                                                  r"did you mean number_of_epochs\?"):
+            train(train_argv(dict(tone, config=str(bad)), tmp_path / "exp"))
+    assert not (tmp_path / "exp" / "train.yaml").exists()
+    check_config_keys("ok.yaml", "task: asr\nhidden: 8\nmodel: !new:torch.nn.Linear [!ref <hidden>, 2]\n", {})
+    for conf in sorted(glob.glob(str(Path(__file__).resolve().parents[1] / "egs/*/*/conf/*.yaml"))):
+        text = Path(conf).read_text()
+        if isinstance(load_yaml_plain(text), dict) and "task" in load_yaml_plain(text):
+            check_config_keys(conf, text, {})
 
 
 class _TagsAsText(__import__("yaml").SafeLoader):
