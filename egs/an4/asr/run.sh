@@ -26,4 +26,7 @@ lm_extra_text=""                 # extra LM text files, comma separated (e.g. LJ
 use_lm=true                      # also decode with LM shallow fusion
 decode_config=conf/decode_asr.yaml       # decode settings without LM
 lm_decode_config=conf/decode_asr_lm.yaml # decode settings with LM
+train_args=                      # extra speechproc.bin.train options (yaml overrides), e.g. "--number_of_epochs 5 --lr 0.001"
+decode_args=                     # extra speechproc.bin.decode_asr options, e.g. "--beam-size 20 --ctc-weight 0.5"
+lm_args=                         # extra speechproc.bin.train options of the LM, e.g. "--number_of_epochs 10"
 recipe_main "$@"

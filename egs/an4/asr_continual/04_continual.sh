@@ -14,6 +14,6 @@ for m in $methods; do
     python -m speechproc.bin.continual_finetune --model-dir "exp/$m" --method "$m" --methods conf/methods.yaml \
       --config conf/finetune.yaml --new-data "$train" --valid-data "$dev" --period "$name" --base "$whisper" \
       --window-seconds "$window_seconds" --eval $suite --zeroshot exp/zeroshot --tolerance "$tolerance" \
-      --train-args "--number_of_epochs $ep" --cmd "$cmd" --cmd-conf "$cmd_conf" --nproc "$nproc" "${extra[@]}"
+      --train-args "--number_of_epochs $ep $train_args" --cmd "$cmd" --cmd-conf "$cmd_conf" --nproc "$nproc" "${extra[@]}"
   done
 done

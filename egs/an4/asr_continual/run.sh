@@ -24,6 +24,7 @@ methods="full freeze_encoder lora_merged lora_switch l2sp rehearsal"   # entries
 periods="an4:data/an4/train_nodev:data/an4/train_dev:2 yesno:data/yesno/train_nodev:data/yesno/dev:4:resample"
 suite="general=data/general an4=data/an4/test yesno=data/yesno/test"   # evaluation suite, NAME=DATA_DIR
 tolerance=0.10                   # a version more than this (relative) worse on general than zero-shot is flagged
+train_args=                      # extra speechproc.bin.train options of every period, e.g. "--max_valid_utts 20"
 pseudo_utts=150                  # stage 3: teacher-TTS sentences for pseudo-rehearsal (0: none)
 new_data=                        # stage 6: the new period's training data dir
 valid_data=                      # stage 6: its dev dir

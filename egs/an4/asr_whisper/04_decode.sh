@@ -5,6 +5,6 @@ sfx=""; [ "$profile" = quick ] && sfx=_quick
 for st in $strategies; do
   for s in $test_sets; do
     python -m speechproc.bin.decode_asr --exp-dir "exp/finetune_$st" --data "data/$s$sfx" --config conf/decode.yaml \
-      --nj "$nj" --cmd "$cmd" --cmd-conf "$cmd_conf" "exp/finetune_$st/decode_$s"
+      --nj "$nj" --cmd "$cmd" --cmd-conf "$cmd_conf" $decode_args "exp/finetune_$st/decode_$s"
   done
 done

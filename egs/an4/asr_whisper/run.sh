@@ -18,4 +18,6 @@ whisper=tiny.en                  # tiny.en, base, a local HF/CTranslate2 dir, or
 strategies="full lora freeze_encoder adapters"   # conf/finetune_<strategy>.yaml, one run each
 window_seconds=7                 # input window of fine-tuning and decoding (Whisper: 30 s)
 zeroshot_backends="faster-whisper hf"            # zero-shot decoders (stage 2)
+train_args=                      # extra speechproc.bin.train options (yaml overrides), e.g. "--number_of_epochs 3"
+decode_args=                     # extra speechproc.bin.decode_asr options, e.g. "--max-utts 20"
 recipe_main "$@"

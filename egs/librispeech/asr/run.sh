@@ -18,4 +18,6 @@ nbpe=5000                       # token list size for bpe/unigram
 asr_exp=asr_conformer           # exp/<asr_exp>
 asr_config=""                   # ASR config; empty: conf/train_asr_conformer.yaml (full) or conf/train_asr_debug.yaml (quick)
 decode_config=conf/decode_asr.yaml  # decode settings
+train_args=                      # extra speechproc.bin.train options (yaml overrides), e.g. "--number_of_epochs 5 --lr 0.001"
+decode_args=                     # extra speechproc.bin.decode_asr options, e.g. "--beam-size 20 --ctc-weight 0.5"
 recipe_main "$@"

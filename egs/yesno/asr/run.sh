@@ -11,4 +11,6 @@
 
 asr_config=conf/train_asr.yaml        # ASR training config (same for --profile quick and full)
 decode_config=conf/decode_asr.yaml    # decode settings (beam size, CTC weight, ...)
+train_args=                      # extra speechproc.bin.train options (yaml overrides), e.g. "--number_of_epochs 5 --lr 0.001"
+decode_args=                     # extra speechproc.bin.decode_asr options, e.g. "--beam-size 20 --ctc-weight 0.5"
 recipe_main "$@"
