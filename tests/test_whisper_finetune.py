@@ -177,3 +177,16 @@ def test_before_after_table_is_generated_from_the_exp_tree(tmp_path: Path) -> No
     assert ft[1:6] == ["finetune_lora", "lora", "0.59 M (1.58 %)", "20.0", "2301"]
     assert ft[6:12] == ["0.00"] * 6
     assert md.index("## Before/after fine-tuning") < md.index("## finetune_lora")
+
+
+def test_speech2text_cuts_long_audio_to_the_whisper_window(tiny_whisper: str) -> None:
+    """Audio longer than a fine-tuned Whisper's input window is cut at pauses into pieces that fit it (before,
+    it was an error past the window)."""
+    from speechproc.decode.asr import Speech2Text
+
+    m = WhisperASR(tiny_whisper, window_seconds=2.0, max_new_tokens=4).eval()
+    s2t = Speech2Text(m, None, m.tokenizer, input="wave", mode="greedy")
+    assert s2t.config["max_segment_seconds"] == 2.0
+    rng = np.random.default_rng(0)
+    wave = np.concatenate([0.1 * rng.standard_normal(24000), np.zeros(4000), 0.1 * rng.standard_normal(30000)])
+    assert isinstance(s2t(wave.astype(np.float32), 16000), str)

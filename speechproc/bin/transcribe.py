@@ -26,7 +26,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--beam-size", type=int, default=None)
     p.add_argument("--ctc-weight", type=float, default=None)
     p.add_argument("--lm-weight", type=float, default=None)
-    p.add_argument("--mode", choices=["beam", "greedy_ctc"], default=None)
+    p.add_argument("--mode", choices=["beam", "greedy_ctc", "greedy"], default=None,
+                   help="beam / greedy_ctc (CTC/attention models), greedy (Whisper)")
     p.add_argument("--device", default="cpu")
     return p
 

@@ -12,7 +12,8 @@ Decoding modes (``mode`` in the decode yaml):
   such as :class:`~speechproc.models.pretrained.whisper_asr.WhisperASR`).
 
 Audio of any length: :meth:`Speech2Text.transcribe_batch` (and ``__call__``, the ``transcribe`` verb) cuts
-a waveform longer than ``max_segment_seconds`` at pauses (:func:`pause_cuts`), decodes the pieces in
+a waveform longer than ``max_segment_seconds`` (at most the input window of a Whisper model) at pauses
+(:func:`pause_cuts`), decodes the pieces in
 batches of ``batch_seconds`` and joins their texts, so memory stays bounded and the encoder never sees
 more than it was built for (a Conformer's positional table, Whisper's 30-s window).
 
@@ -189,6 +190,9 @@ class Speech2Text:
         self.lm = lm.to(device).eval() if lm is not None else None
         self.device = device
         self.config = DecodeConfig(**decode)
+        window = getattr(self.model, "window_samples", None)  # Whisper: the input window the model was built with
+        if window and float(self.config["max_segment_seconds"]) > window / self.fbank_config.sample_rate:
+            self.config["max_segment_seconds"] = window / self.fbank_config.sample_rate
         if self.config["lm_weight"] and self.lm is None:
             raise SpeechprocError("decode option lm_weight > 0 needs a language model (--lm-dir)")
         mode = self.config["mode"]
