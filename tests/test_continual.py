@@ -279,3 +279,28 @@ def test_export_ct2_gives_faster_whisper_the_fine_tuned_weights(tiny_whisper: st
     assert fw.chunk_length == 2
     text, ids = fw(wavs[0, :16000].numpy())
     assert isinstance(text, str)
+
+
+def test_ct2_decoder_runs_the_model_on_its_own_window_with_beam_search_and_nbest(tiny_whisper: str,
+                                                                                 tmp_path: Path) -> None:
+    """The exported model decoded by CTranslate2 on its 2-s window: the features are those of fine-tuning, and the
+    n-best list is sorted, n long, led by the beam's 1-best."""
+    from speechproc.models.pretrained.whisper import CT2WhisperDecoder, export_ct2_whisper
+
+    torch.manual_seed(0)
+    m = WhisperASR(tiny_whisper, window_seconds=2.0, strategy=LORA, max_new_tokens=6).eval()
+    _perturb_trainable(m, 6)
+    out = export_ct2_whisper(m.export_hf(tmp_path / "hf"), tmp_path / "ct2", "float32", 2.0)
+    dec = CT2WhisperDecoder(str(out))
+    assert dec.window_seconds == 2.0 and dec.prompt == m.prompt
+    wavs, lens = _wavs()
+    audio = wavs[0, :16000].numpy()
+    feats = m.log_mel(torch.from_numpy(audio)[None], torch.tensor([16000]))
+    assert np.abs(dec.features(audio) - feats[0].numpy()).max() < 1e-4  # the fine-tuning front end
+    beam = CT2WhisperDecoder(str(out), beam_size=3)
+    best = beam(audio)[0]
+    nb = beam.nbest(audio, 3)
+    assert len(nb) == 3 and [s for s, _ in nb] == sorted((s for s, _ in nb), reverse=True)
+    assert nb[0][1] == best
+    with pytest.raises(SpeechprocError, match="longer than the model's 2-s window"):
+        dec(np.zeros(40000, dtype=np.float32))

@@ -1,12 +1,16 @@
-"""Greedy Whisper transcription of a data dir, with the converted ``transformers`` checkpoint or
-with faster-whisper on the original CTranslate2 weights.
+"""Whisper transcription of a data dir: greedy with the converted ``transformers`` checkpoint or with
+faster-whisper on CTranslate2 weights, or greedy / beam search with n-best lists with CTranslate2 on the
+model's own input window (``ct2``: a model exported by ``export_ct2`` after fine-tuning on a short window).
 
     python -m speechproc.bin.whisper_decode --backend hf --model tiny.en data/test exp/whisper/decode_test
     python -m speechproc.bin.whisper_decode --backend faster-whisper --model tiny.en data/test exp/fw/decode_test
+    python -m speechproc.bin.whisper_decode --backend ct2 --model exp/m/v1/ct2_int8 --beam-size 5 --nbest 5 \
+        data/test exp/m/v1/ct2_int8/decode_test_beam5
 
 writes into OUT_DIR: ``text`` (Kaldi hypotheses, raw Whisper output on one line, C-sorted),
 ``token_ids`` (``utt id id ...``) and ``decode.json`` (backend, model, features, threads,
-audio seconds, decode seconds, real-time factor, command). Score with
+audio seconds, decode seconds, real-time factor, command), and with ``--nbest N`` ``nbest``
+(``utt rank score text``, best first). Score with
 ``python -m speechproc.bin.score_asr --ref data/test/text --hyp OUT_DIR/text --normalize whisper_en OUT_DIR``.
 ``--model`` is anything ``resolve_whisper`` takes for ``hf`` (``tiny.en``, ``base``, a local HF
 checkpoint, a hub id), and ``tiny.en``/``base`` or a CTranslate2 directory for ``faster-whisper``.
@@ -21,11 +25,11 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from speechproc.data import DataDir
 from speechproc.models.pretrained.whisper import FEATURE_MODES, make_whisper_transcriber, transcribe_data_dir
-from speechproc.utils import atomic_output_dir, run_verb, setup_logging
+from speechproc.utils import SpeechprocError, atomic_output_dir, run_verb, setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +38,11 @@ def get_parser() -> argparse.ArgumentParser:
     """Command-line options of ``whisper_decode``."""
     p = argparse.ArgumentParser(prog="whisper_decode", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--backend", choices=("hf", "faster-whisper"), default="hf", help="decoder (default hf)")
+    p.add_argument("--backend", choices=("hf", "faster-whisper", "ct2"), default="hf",
+                   help="decoder: hf (transformers), faster-whisper, ct2 (CTranslate2 on the model's own window, "
+                        "greedy or beam search with n-best) (default hf)")
+    p.add_argument("--beam-size", type=int, default=1, help="ct2: beam size (1: greedy)")
+    p.add_argument("--nbest", type=int, default=0, help="ct2: also write the N best hypotheses to OUT_DIR/nbest")
     p.add_argument("--model", default="tiny.en", help="Whisper model (default tiny.en)")
     p.add_argument("--features", choices=FEATURE_MODES, default="hf",
                    help="log-mel front end of the hf backend: hf (transformers, as in fine-tuning) or "
@@ -61,9 +69,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     t0 = time.perf_counter()
     transcriber = make_whisper_transcriber(args.backend, args.model, features=args.features,
                                            language=args.language, nthreads=args.nthreads,
-                                           window_seconds=args.window_seconds)
+                                           window_seconds=args.window_seconds, beam_size=args.beam_size)
     load_s = time.perf_counter() - t0
     texts, tokens, stats = transcribe_data_dir(transcriber, data, utts)
+    nbest_lines: List[str] = []
+    if args.nbest:
+        if not hasattr(transcriber, "nbest"):
+            raise SpeechprocError("--nbest needs --backend ct2")
+        for u in utts:
+            audio, _ = data.load_audio(u, 16000)
+            for rank, (sc, text) in enumerate(transcriber.nbest(audio, args.nbest), 1):
+                nbest_lines.append(f"{u} {rank} {sc:.4f} {' '.join(text.split())}".rstrip())
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.whisper_decode"]
                        + list(sys.argv[1:] if argv is None else argv))
     info = {
@@ -71,7 +87,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "model": args.model,
         "features": args.features if args.backend == "hf" else "faster-whisper",
         "language": args.language,
-        "window_seconds": args.window_seconds if args.backend == "hf" else 30.0,
+        "window_seconds": getattr(transcriber, "window_seconds", args.window_seconds if args.backend == "hf" else 30.0),
+        "beam_size": args.beam_size,
         "nthreads": args.nthreads,
         "data_dir": str(args.data_dir),
         "n_utts": len(utts),
@@ -88,6 +105,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         (tmp / "token_ids").write_text("".join(f"{u} {' '.join(map(str, tokens[u]))}".rstrip() + "\n"
                                                for u in keys), encoding="utf-8")
         (tmp / "decode.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        if nbest_lines:
+            (tmp / "nbest").write_text("\n".join(nbest_lines) + "\n", encoding="utf-8")
     logger.info("%s %s: %d utterances, %.1f s audio, decode %.1f s, RTF %.3f -> %s", args.backend, args.model,
                 len(utts), stats["audio_s"], stats["decode_s"], stats["rtf"], Path(args.out_dir) / "text")
     return 0

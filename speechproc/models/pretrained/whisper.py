@@ -52,6 +52,7 @@ from speechproc.utils import SpeechprocError, atomic_output_dir, atomic_write_te
 __all__ = [
     "EXPORT_INFO",
     "export_ct2_whisper",
+    "CT2WhisperDecoder",
     "PACKAGED_MODELS",
     "PackagedModel",
     "whisper_cache_root",
@@ -769,11 +770,85 @@ class FasterWhisperGreedy:
         return "".join(s.text for s in segs).strip(), [t for s in segs for t in s.tokens]
 
 
+class CT2WhisperDecoder:
+    """Whisper decoding with CTranslate2 (the engine under faster-whisper) called directly, on the model's own
+    input window: the audio zero-padded to the window, then the log-mel of fine-tuning
+    (:meth:`WhisperASR.log_mel`), so a model fine-tuned on a 10-s window sees exactly its training input
+    (faster-whisper pads every segment's features to 30 s). Greedy (``beam_size`` 1) or beam search with
+    Whisper's length normalisation, and n-best lists.
+
+    Args:
+        model: a CTranslate2 Whisper dir (:func:`export_ct2_whisper`), or ``tiny.en``/``base``.
+        cpu_threads: CTranslate2 intra-op threads.
+        compute_type: None: the exported quantization (else float32).
+        window_seconds: None: the exported window (else 30).
+        beam_size: 1 = greedy.
+        length_penalty: exponent of the length normalisation of beam scores (Whisper: 1).
+    """
+
+    def __init__(self, model: str, cpu_threads: int = 1, compute_type: Optional[str] = None,
+                 window_seconds: Optional[float] = None, beam_size: int = 1, length_penalty: float = 1.0,
+                 language: str = "en"):
+        import ctranslate2
+        from tokenizers import Tokenizer
+
+        path = ct2_model_dir(model) if model in PACKAGED_MODELS else Path(model)
+        if not (Path(path) / "model.bin").is_file():
+            raise SpeechprocError(f"{path}: no model.bin; give a CTranslate2 Whisper dir (speechproc export_ct2)")
+        info_file = Path(path) / EXPORT_INFO
+        info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
+        self.window_seconds = float(window_seconds or info.get("window_seconds") or 30.0)
+        self.frames = int(round(self.window_seconds * 100))
+        self.model = ctranslate2.models.Whisper(str(path), device="cpu", intra_threads=cpu_threads,
+                                                compute_type=compute_type or info.get("quantization") or "float32")
+        tok_file = Path(path) / "tokenizer.json"
+        if not tok_file.is_file():
+            raise SpeechprocError(f"{path}: no tokenizer.json beside model.bin; re-export with export_ct2")
+        self.tokenizer = Tokenizer.from_file(str(tok_file))
+        tid = self.tokenizer.token_to_id
+        self.prompt = [tid("<|startoftranscript|>")]
+        if self.model.is_multilingual:
+            self.prompt += [tid(f"<|{language}|>"), tid("<|transcribe|>")]
+        self.prompt.append(tid("<|notimestamps|>"))
+        self.n_mels = self.model.n_mels
+        self.beam_size, self.length_penalty = int(beam_size), float(length_penalty)
+
+    def features(self, audio: np.ndarray) -> np.ndarray:
+        if len(audio) > self.frames * 160:
+            raise SpeechprocError(f"{len(audio) / 16000:.2f} s of audio is longer than the model's "
+                                  f"{self.window_seconds:g}-s window; cut it first (Speech2Text does)")
+        return whisper_features(audio, "hf", self.n_mels)[:, : self.frames]
+
+    def _generate(self, audio: np.ndarray, beam: int, n: int):
+        import ctranslate2
+
+        feats = ctranslate2.StorageView.from_array(np.ascontiguousarray(self.features(audio)[None]))
+        return self.model.generate(feats, [self.prompt], beam_size=beam, num_hypotheses=n, return_scores=True,
+                                   length_penalty=self.length_penalty, suppress_blank=True, suppress_tokens=[-1],
+                                   max_length=448)[0]
+
+    def _text(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True).strip()
+
+    def __call__(self, audio: np.ndarray) -> Tuple[str, List[int]]:
+        """Transcribe one utterance ``(T,)`` at 16 kHz; returns ``(text, token ids)``."""
+        r = self._generate(audio, self.beam_size, 1)
+        return self._text(r.sequences_ids[0]), list(r.sequences_ids[0])
+
+    def nbest(self, audio: np.ndarray, n: int) -> List[Tuple[float, str]]:
+        """The ``n`` best hypotheses of a beam of ``max(beam_size, n)``: ``(score, text)``, best first (score: the
+        length-normalised log-probability)."""
+        r = self._generate(audio, max(self.beam_size, n), n)
+        return [(float(sc), self._text(ids)) for sc, ids in zip(r.scores, r.sequences_ids)]
+
+
 def make_whisper_transcriber(backend: str, model: str, features: str = "hf", language: str = "en",
-                             nthreads: int = 1, window_seconds: float = 30.0) -> Any:
+                             nthreads: int = 1, window_seconds: float = 30.0, beam_size: int = 1) -> Any:
     """Build a greedy transcriber: ``backend`` ``hf`` (:class:`HFWhisperGreedy`, converted
     checkpoint, input window ``window_seconds``) or ``faster-whisper`` (:class:`FasterWhisperGreedy`,
-    CTranslate2 weights; 30-s window, or an exported model's own, unless ``window_seconds`` says otherwise).
+    CTranslate2 weights; 30-s window, or an exported model's own, unless ``window_seconds`` says otherwise; note
+    that faster-whisper pads every segment's features to 30 s) or ``ct2`` (:class:`CT2WhisperDecoder`:
+    CTranslate2 on the model's own window, greedy or ``beam_size``).
     ``nthreads`` sets torch's or CTranslate2's intra-op threads."""
     if backend == "hf":
         import torch
@@ -781,9 +856,14 @@ def make_whisper_transcriber(backend: str, model: str, features: str = "hf", lan
         torch.set_num_threads(nthreads)
         return HFWhisperGreedy(model, features=features, language=language, window_seconds=window_seconds)
     if backend == "faster-whisper":  # window: faster-whisper's chunk_length (an exported model's own by default)
+        if beam_size != 1:
+            raise SpeechprocError("beam search: use --backend ct2 (faster-whisper runs greedy here)")
         return FasterWhisperGreedy(model, language=language, cpu_threads=nthreads,
                                    chunk_length=None if window_seconds == 30.0 else window_seconds)
-    raise SpeechprocError(f"unknown Whisper backend '{backend}'; choose hf or faster-whisper")
+    if backend == "ct2":
+        return CT2WhisperDecoder(model, cpu_threads=nthreads, language=language, beam_size=beam_size,
+                                 window_seconds=None if window_seconds == 30.0 else window_seconds)
+    raise SpeechprocError(f"unknown Whisper backend '{backend}'; choose hf, faster-whisper or ct2")
 
 
 def transcribe_data_dir(transcriber: Any, data_dir: Any, utts: Optional[Sequence[str]] = None,
