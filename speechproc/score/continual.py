@@ -160,21 +160,27 @@ def plot_general_wer(exp_dir: PathLike, methods: Sequence[str], general: str, ou
 
 
 def format_deploy_table(version: PathLike, deployed: PathLike, sets: Sequence[str]) -> str:
-    """Markdown: the version as trained (PyTorch, ``<version>/decode_<set>``) against its CTranslate2 export run
-    by faster-whisper (``<deployed>/decode_<set>``): WER, CER and real-time factor per set."""
+    """Markdown: the version as trained (PyTorch, ``<version>/decode_<set>``) against its CTranslate2 export
+    (``<deployed>/decode_<set>``: CTranslate2 on the model's window, greedy; ``decode_<set>_beam<N>``: beam search;
+    ``decode_<set>_fw``: faster-whisper), each where present: WER, CER and real-time factor per set."""
     version, deployed = Path(version), Path(deployed)
     info = json.loads((deployed / "speechproc_export.json").read_text()) if (
         deployed / "speechproc_export.json").is_file() else {}
-    rows = [("PyTorch (speechproc decode_asr, float32, greedy)", version),
-            (f"CTranslate2 {info.get('quantization', '?')} (faster-whisper, greedy)", deployed)]
-    lines = ["| model | set | WER % | CER % | RTF (1 thread) |", "|---|---|---:|---:|---:|"]
+    q = info.get("quantization", "?")
+    lines = ["| model | decoder | set | WER % | CER % | RTF (1 thread) |", "|---|---|---|---:|---:|---:|"]
     for s in sets:
-        for label, root in rows:
-            d = root / f"decode_{s}"
+        rows = [("PyTorch float32", "speechproc greedy", version / f"decode_{s}"),
+                (f"CTranslate2 {q}", "CTranslate2 greedy, own window", deployed / f"decode_{s}")]
+        rows += [(f"CTranslate2 {q}", f"CTranslate2 beam {d.name.rsplit('_beam', 1)[1]}, own window", d)
+                 for d in sorted(deployed.glob(f"decode_{s}_beam*"))]
+        rows.append((f"CTranslate2 {q}", "faster-whisper greedy (features padded to 30 s)", deployed / f"decode_{s}_fw"))
+        for label, decoder, d in rows:
             if not (d / "score_wer" / "score.json").is_file():
-                raise SpeechprocError(f"{d}: not scored; decode and score set '{s}' first")
+                if d.name == f"decode_{s}" or d.parent == version:
+                    raise SpeechprocError(f"{d}: not scored; decode and score set '{s}' first")
+                continue
             wer = json.loads((d / "score_wer" / "score.json").read_text())["wer"]
             cer = json.loads((d / "score_cer" / "score.json").read_text())["cer"]
             rtf = json.loads((d / "decode.json").read_text()).get("rtf") if (d / "decode.json").is_file() else None
-            lines.append(f"| {label} | {s} | {wer:.2f} | {cer:.2f} | {_f(rtf, '{:.3f}')} |")
+            lines.append(f"| {label} | {decoder} | {s} | {wer:.2f} | {cer:.2f} | {_f(rtf, '{:.3f}')} |")
     return "\n".join(lines) + "\n"

@@ -34,4 +34,5 @@ epochs=2                         # stage 6: epochs of the new period
 deploy_method=lora_merged        # stage 7: the method whose version is exported
 deploy_version=v1                # stage 7: that version (v1: after AN4, v2: after yesno)
 deploy_quantization=int8         # stage 7: CTranslate2 weight type
+deploy_beam=5                    # stage 7: beam size of the beam-search rows
 recipe_main "$@"
