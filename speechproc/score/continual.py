@@ -138,14 +138,16 @@ def plot_general_wer(exp_dir: PathLike, methods: Sequence[str], general: str, ou
         if len(rows) < 2:
             continue
         ys = [r["wer"].get(general) for r in rows]
-        ax.plot(range(len(ys)), ys, marker="o", label=m)
+        separate = rows[1]["card"]["method_settings"].get("chain") == "separate"
+        ax.plot(range(len(ys)), ys, marker="o", label=f"{m} (no task id)" if separate else m)
         if len(rows) > len(labels):
             labels = [r["after"] if i else "zero-shot" for i, r in enumerate(rows)]
     ax.axhline(zs[general], color="grey", linestyle=":", linewidth=1, label="pretrained model")
     ax.set_xticks(range(len(labels)))
     ax.set_xticklabels(["zero-shot"] + [f"after {x}" for x in labels[1:]])
     ax.set_xlabel("period")
-    ax.set_ylabel(f"{general} WER % (Whisper-normalised)")
+    ax.set_yscale("log")
+    ax.set_ylabel(f"{general} WER % (Whisper-normalised, log scale)")
     ax.set_title("General-domain WER over continual fine-tuning periods")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -26,7 +26,8 @@ spk_model=../../an4/spk/exp/ecapa  # speaker model for the similarity columns (e
 recsynth_init=           # recsynth start: a pre-trained content decoder model.pt, or null (empty:
                          # ../../ljspeech_teacher/tts/exp/recsynth/model.pt, its stage 21; quick: null)
 recsynth_opts=           # extra trainer options of recsynth, e.g. "--number_of_epochs 50 --max_train_utts 15"
-vocoder_exp=../../ljspeech_teacher/tts/exp/vocos  # GAN vocoder of recsynth (stage 17 there); none: Griffin-Lim
+vocoder_exp=../../ljspeech_teacher/tts/exp/vocos_multi  # GAN vocoder of recsynth (stage 23 there: teacher + 78 real speakers;
+                         # exp/vocos: stage 17, the teacher voice only); none: Griffin-Lim
 voc_config=../../ljspeech_teacher/tts/conf/train_vocos.yaml  # its config, for the fine-tuning below
 voc_ft_epochs=25         # recsynth: epochs of the vocoder fine-tuned on the adapted decoder's predictions of the
                          # target's clips (ground-truth aligned; into <exp>/vocoder); 0: the teacher vocoder as it is
