@@ -103,6 +103,13 @@ def test_pause_cuts_tile_the_audio_and_cut_in_pauses():
     assert pause_cuts(wave[:4000], sr, 5.0) == [(0, 4000)]
     with pytest.raises(SpeechprocError, match="max_segment_seconds"):
         pause_cuts(wave, sr, 0)
+    # split_pause_seconds: long audio is cut in the middle of every pause of at least 0.3 s (one burst a piece)
+    vad = pause_cuts(wave, sr, max_seconds=5.0, split_pause_seconds=0.3)
+    assert vad[0][0] == 0 and vad[-1][1] == len(wave) and all(a == b for (_, a), (b, _) in zip(vad, vad[1:]))
+    assert len(vad) == 24
+    for k, (_, cut) in enumerate(vad[:-1]):
+        assert abs(cut - (1500 + 1700 * k)) <= 30, f"cut at {cut} is not in the middle of pause {k}"
+    assert pause_cuts(wave, sr, max_seconds=5.0, split_pause_seconds=0.5) == cuts  # no pause that long
 
 
 def test_long_audio_is_decoded_in_pieces_cut_at_pauses(trained):
@@ -218,3 +225,16 @@ def test_ctc_only_beam_search_equals_greedy_ctc(trained):
         ctc_only = Speech2Text.from_pretrained(root / "exp", beam_size=beam_size, ctc_weight=1.0)
         assert ctc_only.decode_ids(feats, lengths) == greedy
     assert all(len(g) > 0 for g in greedy) and ctc_only.tokenizer.unk_id not in sum(greedy, [])
+
+
+def test_long_recordings_of_the_benchmark_join_utterances_with_gaps(tmp_path):
+    """benchmark_long_audio's recordings: utterances in order with the gap after each, repeated to fill the
+    length, and the matching reference words and utterance ids."""
+    from dummies import make_datadir
+    from speechproc.bin.benchmark_long_audio import build_recording
+
+    data = make_datadir(tmp_path, n_utts=3, n_spk=1, seconds=0.5)
+    wave, words, ids = build_recording(data, minutes=4.6 / 60, gap=0.5)  # 4 x (0.5 + 0.5) s fit, a 5th does not
+    assert ids == data.utts + data.utts[:1] and len(wave) == 4 * 16000
+    assert words == sum((data.text[u].split() for u in ids), [])
+    assert np.all(wave[8000:16000] == 0) and np.any(wave[:8000] != 0)

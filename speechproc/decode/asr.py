@@ -53,6 +53,7 @@ DEFAULTS: Dict[str, object] = {
     "batch_seconds": 200.0,
     "temperature": 1.0,
     "max_segment_seconds": 30.0,
+    "split_pause_seconds": 0.0,
 }
 
 
@@ -92,12 +93,16 @@ def _middle_of_quietest(energy: np.ndarray) -> int:
 
 
 def pause_cuts(wave: np.ndarray, sample_rate: int, max_seconds: float, min_tail_seconds: float = 1.0,
-               hop_seconds: float = 0.01, smooth_seconds: float = 0.2) -> List[Tuple[int, int]]:
+               hop_seconds: float = 0.01, smooth_seconds: float = 0.2, split_pause_seconds: float = 0.0
+               ) -> List[Tuple[int, int]]:
     """``(start, end)`` sample ranges of at most ``max_seconds`` that tile ``wave`` end to end.
 
     Each cut lies at the quietest ``smooth_seconds`` stretch (a pause between words where there is one)
     in the last third of its window; the window is shortened so that the last piece keeps at least
-    ``min_tail_seconds``. Audio no longer than ``max_seconds`` is one piece.
+    ``min_tail_seconds``. Audio no longer than ``max_seconds`` is one piece. With ``split_pause_seconds``
+    > 0, audio longer than ``max_seconds`` is first cut in the middle of every pause at least that long
+    (frames 40 dB below the loudest, as a voice activity detector would), so that each piece holds one
+    stretch of speech, as the utterances a model was trained on; pieces still too long are cut as above.
     """
     n = len(wave)
     max_len = int(max_seconds * sample_rate)
@@ -107,14 +112,40 @@ def pause_cuts(wave: np.ndarray, sample_rate: int, max_seconds: float, min_tail_
         return [(0, n)]
     hop = max(1, int(hop_seconds * sample_rate))
     frames = n // hop
-    energy = np.square(np.asarray(wave[: frames * hop], dtype=np.float64)).reshape(frames, hop).mean(axis=1)
+    raw = np.square(np.asarray(wave[: frames * hop], dtype=np.float64)).reshape(frames, hop).mean(axis=1)
     width = max(1, int(round(smooth_seconds / hop_seconds)))
-    energy = np.convolve(energy, np.ones(width) / width, mode="same")
-    min_tail = min(int(min_tail_seconds * sample_rate), max_len // 2)
+    energy = np.convolve(raw, np.ones(width) / width, mode="same")
+    bounds = [0, n]
+    if split_pause_seconds > 0:
+        db = 10 * np.log10(raw + 1e-12)
+        quiet = db < db.max() - 40.0
+        need = max(1, int(round(split_pause_seconds / hop_seconds)))
+        cuts_at, i = [], 0
+        while i < frames:
+            if quiet[i]:
+                j = i
+                while j + 1 < frames and quiet[j + 1]:
+                    j += 1
+                if j - i + 1 >= need and i > 0 and j < frames - 1:
+                    cuts_at.append(((i + j) // 2) * hop)
+                i = j + 1
+            else:
+                i += 1
+        bounds = [0] + cuts_at + [n]
+    out: List[Tuple[int, int]] = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        out += [(a + x, a + y) for x, y in _window_cuts(energy[a // hop: b // hop], b - a, hop, max_len,
+                                                         min(int(min_tail_seconds * sample_rate), max_len // 2))]
+    return out
+
+
+def _window_cuts(energy: np.ndarray, n: int, hop: int, max_len: int, min_tail: int) -> List[Tuple[int, int]]:
+    """Cuts of ``n`` samples (``energy``: their smoothed frame energies) into pieces of at most ``max_len``, each
+    at the quietest point of the last third of its window (see :func:`pause_cuts`)."""
     cuts, start = [], 0
     while n - start > max_len:
         end = start + min(max_len, n - start - min_tail)
-        lo, hi = (start + (2 * (end - start)) // 3) // hop, end // hop
+        lo, hi = (start + (2 * (end - start)) // 3) // hop, min(end // hop, len(energy))
         cut = (lo + _middle_of_quietest(energy[lo:hi])) * hop if hi > lo else end
         cut = min(max(cut, start + 1), end)
         cuts.append((start, cut))
@@ -333,7 +364,8 @@ class Speech2Text:
                                       f"average the channels first")
             if sample_rate is not None and sample_rate != rate:
                 w = resample(w, sample_rate, rate)
-            pieces += [(i, w[a:b]) for a, b in pause_cuts(w, rate, float(self.config["max_segment_seconds"]))]
+            pieces += [(i, w[a:b]) for a, b in pause_cuts(w, rate, float(self.config["max_segment_seconds"]),
+                                                           split_pause_seconds=float(self.config["split_pause_seconds"]))]
         texts: List[List[str]] = [[] for _ in waves]
         budget = float(self.config["batch_seconds"]) * rate
         batch: List[Tuple[int, np.ndarray]] = []
