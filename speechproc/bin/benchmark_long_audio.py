@@ -54,11 +54,13 @@ def build_recording(data, minutes: float, gap: float, rate: int = 16000):
     words: List[str] = []
     ids: List[str] = []
     total = 0
+    waves: Dict[str, np.ndarray] = {}  # each utterance is read once, however often the recording repeats it
     while True:
         added = False
         for utt in data.utts:
-            wave, _ = data.load_audio(utt, sample_rate=rate)
-            wave = np.asarray(wave, dtype=np.float32)
+            if utt not in waves:
+                waves[utt] = np.asarray(data.load_audio(utt, sample_rate=rate)[0], dtype=np.float32)
+            wave = waves[utt]
             if total + len(wave) + len(silence) > target:
                 return np.concatenate(pieces) if pieces else np.zeros(0, np.float32), words, ids
             pieces += [wave, silence]

@@ -115,7 +115,7 @@ def text_style(data: DataDir) -> str:
 
 def check_new_data(path: str, sample_rate: int, resample: bool, style: Optional[str], role: str) -> DataDir:
     """Load and check a period's data dir (module docstring); returns it."""
-    import soundfile as sf
+    from speechproc.data.audio import AudioError, audio_info, is_pipe
 
     p = Path(path)
     if not p.is_dir():
@@ -130,11 +130,11 @@ def check_new_data(path: str, sample_rate: int, resample: bool, style: Optional[
         raise SpeechprocError(f"{role} {p}: no text file; fine-tuning needs transcripts")
     rates: Dict[int, int] = {}
     for rec, spec in data.wav_scp.items():
-        if spec.rstrip().endswith("|"):
+        if is_pipe(spec):
             continue
         try:
-            rate = sf.info(spec).samplerate
-        except Exception as e:  # noqa: BLE001 - soundfile raises several types for unreadable files
+            rate = audio_info(spec).sample_rate
+        except AudioError as e:
             raise SpeechprocError(f"{role} {p}/wav.scp: recording {rec} ({spec}) cannot be read: {e}") from None
         rates[rate] = rates.get(rate, 0) + 1
     other = {r: n for r, n in rates.items() if r != sample_rate}
@@ -155,7 +155,7 @@ def check_new_data(path: str, sample_rate: int, resample: bool, style: Optional[
 
 
 def hours(data: DataDir) -> Optional[float]:
-    d = data.with_utt2dur().utt2dur if data.utt2dur is None else data.utt2dur
+    d = data.with_utt2dur().utt2dur
     return round(sum(d.values()) / 3600.0, 4) if d else None
 
 
@@ -181,6 +181,7 @@ def run_training(method: Dict[str, Any], args: argparse.Namespace, vdir: Path, s
 def evaluate(vdir: Path, suite: Dict[str, str], args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
     """Decode and score (Whisper-normalised WER/CER) every set of the suite with the version."""
     from speechproc.bin import decode_asr, score_asr
+    from speechproc.score.continual import read_scores
 
     results: Dict[str, Dict[str, float]] = {}
     for name, data in suite.items():
@@ -194,15 +195,10 @@ def evaluate(vdir: Path, suite: Dict[str, str], args: argparse.Namespace) -> Dic
     return results
 
 
-def read_scores(decode_dir: Path) -> Dict[str, float]:
-    wer = json.loads((decode_dir / "score_wer" / "score.json").read_text())
-    cer = json.loads((decode_dir / "score_cer" / "score.json").read_text())
-    return {"wer": round(float(wer["wer"]), 2), "cer": round(float(cer["cer"]), 2), "words": int(wer["n"])}
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from speechproc.data.rehearsal import rehearsal_mix
     from speechproc.exp import train_seconds
+    from speechproc.score.continual import read_scores
     from speechproc.versions import latest_version, next_version_dir, read_card, version_dir, write_card
 
     args = get_parser().parse_args(argv)

@@ -24,17 +24,26 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from speechproc.utils import PathLike, SpeechprocError
 
-__all__ = ["method_matrix", "format_continual_table", "format_deploy_table", "plot_general_wer"]
+__all__ = ["read_scores", "method_matrix", "format_continual_table", "format_deploy_table", "plot_general_wer"]
+
+
+def read_scores(decode_dir: PathLike) -> Dict[str, float]:
+    """``{"wer", "cer", "words"}`` of a decode dir scored by ``score_asr`` (WER/CER rounded to 0.01)."""
+    decode_dir = Path(decode_dir)
+    try:
+        wer = json.loads((decode_dir / "score_wer" / "score.json").read_text())
+        cer = json.loads((decode_dir / "score_cer" / "score.json").read_text())
+    except FileNotFoundError:
+        raise SpeechprocError(f"{decode_dir}: not scored; run score_asr on it first") from None
+    return {"wer": round(float(wer["wer"]), 2), "cer": round(float(cer["cer"]), 2), "words": int(wer["n"])}
 
 
 def _zeroshot(zeroshot_dir: Path, sets: Sequence[str]) -> Dict[str, float]:
-    out = {}
     for s in sets:
-        path = zeroshot_dir / f"decode_{s}" / "score_wer" / "score.json"
-        if not path.is_file():
-            raise SpeechprocError(f"{path}: no zero-shot score of set '{s}'; run the zero-shot stage first")
-        out[s] = round(float(json.loads(path.read_text())["wer"]), 2)
-    return out
+        if not (zeroshot_dir / f"decode_{s}").is_dir():
+            raise SpeechprocError(f"{zeroshot_dir}/decode_{s}: no zero-shot decoding of set '{s}'; run the "
+                                  "zero-shot stage first")
+    return {s: read_scores(zeroshot_dir / f"decode_{s}")["wer"] for s in sets}
 
 
 def method_matrix(model_dir: PathLike, zeroshot: Mapping[str, float], oracle: bool = False
@@ -90,15 +99,14 @@ def format_continual_table(exp_dir: PathLike, methods: Sequence[str], sets: Sequ
                      "|---|---:|---:|---:|" + "---:|" * len(sets)]
     for m in methods:
         model_dir = exp_dir / m
-        variants = [(m, False)]
-        cards_exist = bool(method_matrix(model_dir, zs)[1:])
-        if not cards_exist:
+        plain = method_matrix(model_dir, zs)
+        if len(plain) < 2:
             continue
-        separate = method_matrix(model_dir, zs)[1]["card"]["method_settings"].get("chain") == "separate"
-        if separate:
+        variants = [(m, False)]
+        if plain[1]["card"]["method_settings"].get("chain") == "separate":
             variants = [(f"{m} (no task id)", False), (f"{m} (oracle task id)", True)]
         for label, oracle in variants:
-            rows = method_matrix(model_dir, zs, oracle=oracle)
+            rows = method_matrix(model_dir, zs, oracle=True) if oracle else plain
             for r in rows[1:]:
                 card = r["card"]
                 tp = card.get("trainable_parameters")
@@ -165,10 +173,10 @@ def format_deploy_table(version: PathLike, deployed: PathLike, sets: Sequence[st
     """Markdown: the version as trained (PyTorch, ``<version>/decode_<set>``) against its CTranslate2 export
     (``<deployed>/decode_<set>``: CTranslate2 on the model's window, greedy; ``decode_<set>_beam<N>``: beam search;
     ``decode_<set>_fw``: faster-whisper), each where present: WER, CER and real-time factor per set."""
+    from speechproc.models.pretrained.whisper import export_info
+
     version, deployed = Path(version), Path(deployed)
-    info = json.loads((deployed / "speechproc_export.json").read_text()) if (
-        deployed / "speechproc_export.json").is_file() else {}
-    q = info.get("quantization", "?")
+    q = export_info(deployed).get("quantization", "?")
     lines = ["| model | decoder | set | WER % | CER % | RTF (1 thread) |", "|---|---|---|---:|---:|---:|"]
     for s in sets:
         rows = [("PyTorch float32", "speechproc greedy", version / f"decode_{s}"),
@@ -177,12 +185,9 @@ def format_deploy_table(version: PathLike, deployed: PathLike, sets: Sequence[st
                  for d in sorted(deployed.glob(f"decode_{s}_beam*"))]
         rows.append((f"CTranslate2 {q}", "faster-whisper greedy (features padded to 30 s)", deployed / f"decode_{s}_fw"))
         for label, decoder, d in rows:
-            if not (d / "score_wer" / "score.json").is_file():
-                if d.name == f"decode_{s}" or d.parent == version:
-                    raise SpeechprocError(f"{d}: not scored; decode and score set '{s}' first")
-                continue
-            wer = json.loads((d / "score_wer" / "score.json").read_text())["wer"]
-            cer = json.loads((d / "score_cer" / "score.json").read_text())["cer"]
+            if not (d / "score_wer" / "score.json").is_file() and d.name != f"decode_{s}":
+                continue  # an optional decoding (beam, faster-whisper) that was not run
+            sc = read_scores(d)
             rtf = json.loads((d / "decode.json").read_text()).get("rtf") if (d / "decode.json").is_file() else None
-            lines.append(f"| {label} | {decoder} | {s} | {wer:.2f} | {cer:.2f} | {_f(rtf, '{:.3f}')} |")
+            lines.append(f"| {label} | {decoder} | {s} | {sc['wer']:.2f} | {sc['cer']:.2f} | {_f(rtf, '{:.3f}')} |")
     return "\n".join(lines) + "\n"

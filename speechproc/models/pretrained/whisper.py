@@ -51,6 +51,7 @@ from speechproc.utils import SpeechprocError, atomic_output_dir, atomic_write_te
 
 __all__ = [
     "EXPORT_INFO",
+    "export_info",
     "export_ct2_whisper",
     "CT2WhisperDecoder",
     "PACKAGED_MODELS",
@@ -705,6 +706,13 @@ class HFWhisperGreedy:
 EXPORT_INFO = "speechproc_export.json"
 
 
+def export_info(model_dir: Union[str, Path]) -> Dict[str, Any]:
+    """The ``speechproc_export.json`` of a model exported by :func:`export_ct2_whisper` (quantization, window,
+    source); ``{}`` for any other CTranslate2 model."""
+    path = Path(model_dir) / EXPORT_INFO
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def export_ct2_whisper(hf_dir: Union[str, Path], out_dir: Union[str, Path], quantization: str = "int8",
                        window_seconds: float = 30.0, extra: Optional[Dict[str, Any]] = None) -> Path:
     """Convert a ``transformers`` Whisper checkpoint (e.g. :meth:`WhisperASR.export_hf` of a fine-tuned model) into
@@ -749,8 +757,7 @@ class FasterWhisperGreedy:
         if not (Path(path) / "model.bin").is_file():
             raise SpeechprocError(f"{path}: no model.bin; faster-whisper needs a CTranslate2 model directory "
                                   f"or one of: {', '.join(PACKAGED_MODELS)}")
-        info_file = Path(path) / EXPORT_INFO
-        info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
+        info = export_info(path)
         compute_type = compute_type or info.get("quantization") or "float32"
         self.chunk_length = int(round(chunk_length or info.get("window_seconds") or 30))
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # one INFO line per utterance otherwise
@@ -795,8 +802,7 @@ class CT2WhisperDecoder:
         path = ct2_model_dir(model) if model in PACKAGED_MODELS else Path(model)
         if not (Path(path) / "model.bin").is_file():
             raise SpeechprocError(f"{path}: no model.bin; give a CTranslate2 Whisper dir (speechproc export_ct2)")
-        info_file = Path(path) / EXPORT_INFO
-        info = json.loads(info_file.read_text(encoding="utf-8")) if info_file.is_file() else {}
+        info = export_info(path)
         self.window_seconds = float(window_seconds or info.get("window_seconds") or 30.0)
         self.frames = int(round(self.window_seconds * 100))
         self.model = ctranslate2.models.Whisper(str(path), device="cpu", intra_threads=cpu_threads,
