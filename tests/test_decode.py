@@ -110,6 +110,15 @@ def test_pause_cuts_tile_the_audio_and_cut_in_pauses():
     for k, (_, cut) in enumerate(vad[:-1]):
         assert abs(cut - (1500 + 1700 * k)) <= 30, f"cut at {cut} is not in the middle of pause {k}"
     assert pause_cuts(wave, sr, max_seconds=5.0, split_pause_seconds=0.5) == cuts  # no pause that long
+    # pause_pad_seconds: each piece keeps 0.1 s of the pauses around its burst and the rest of the pause is
+    # dropped; the trailing silence goes the same way
+    padded = pause_cuts(wave, sr, max_seconds=5.0, split_pause_seconds=0.3, pause_pad_seconds=0.1)
+    assert len(padded) == 24
+    for k, (a, b) in enumerate(padded):
+        assert abs(a - max(0, 1700 * k - 100)) <= 10 and abs(b - min(1700 * k + 1400, len(wave))) <= 10, (k, a, b)
+    assert all(np.abs(wave[b:c]).max() == 0 for (_, b), (c, _) in zip(padded, padded[1:]))  # only pause dropped
+    wide = pause_cuts(wave, sr, max_seconds=5.0, split_pause_seconds=0.3, pause_pad_seconds=1.0)
+    assert [b for _, b in wide[:-1]] == [c for c, _ in wide[1:]]  # a pad wider than half the pause: the middle
 
 
 def test_long_audio_is_decoded_in_pieces_cut_at_pauses(trained):

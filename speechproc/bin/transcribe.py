@@ -31,6 +31,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--split-pause-seconds", type=float, default=None,
                    help="long audio: also cut at every pause at least this long (a VAD; 0: only where the "
                         "window forces a cut)")
+    p.add_argument("--pause-pad-seconds", type=float, default=None,
+                   help="with --split-pause-seconds: keep this much of each pause around the speech and drop the "
+                        "rest (default: cut in the middle of the pause)")
     p.add_argument("--device", default="cpu")
     return p
 
@@ -45,7 +48,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     s2t = Speech2Text.from_pretrained(args.exp_dir, decode_config=args.config, lm_dir=args.lm_dir,
                                       device=args.device, beam_size=args.beam_size, ctc_weight=args.ctc_weight,
                                       lm_weight=args.lm_weight, mode=args.mode,
-                                      split_pause_seconds=args.split_pause_seconds)
+                                      split_pause_seconds=args.split_pause_seconds,
+                                      pause_pad_seconds=args.pause_pad_seconds)
     if args.data:
         from speechproc.data.dataset import load_data_dir
 

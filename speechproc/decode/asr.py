@@ -54,6 +54,7 @@ DEFAULTS: Dict[str, object] = {
     "temperature": 1.0,
     "max_segment_seconds": 30.0,
     "split_pause_seconds": 0.0,
+    "pause_pad_seconds": None,
 }
 
 
@@ -93,8 +94,8 @@ def _middle_of_quietest(energy: np.ndarray) -> int:
 
 
 def pause_cuts(wave: np.ndarray, sample_rate: int, max_seconds: float, min_tail_seconds: float = 1.0,
-               hop_seconds: float = 0.01, smooth_seconds: float = 0.2, split_pause_seconds: float = 0.0
-               ) -> List[Tuple[int, int]]:
+               hop_seconds: float = 0.01, smooth_seconds: float = 0.2, split_pause_seconds: float = 0.0,
+               pause_pad_seconds: Optional[float] = None) -> List[Tuple[int, int]]:
     """``(start, end)`` sample ranges of at most ``max_seconds`` that tile ``wave`` end to end.
 
     Each cut lies at the quietest ``smooth_seconds`` stretch (a pause between words where there is one)
@@ -103,6 +104,10 @@ def pause_cuts(wave: np.ndarray, sample_rate: int, max_seconds: float, min_tail_
     > 0, audio longer than ``max_seconds`` is first cut in the middle of every pause at least that long
     (frames 40 dB below the loudest, as a voice activity detector would), so that each piece holds one
     stretch of speech, as the utterances a model was trained on; pieces still too long are cut as above.
+    ``pause_pad_seconds`` (with ``split_pause_seconds``): instead of cutting in the middle of a pause, keep that
+    much of it on each side of the speech and drop the rest, as a voice activity detector pads its segments
+    (silence at the start and end of the recording is dropped the same way). The pieces then no longer tile the
+    audio: what lies between them is pause.
     """
     n = len(wave)
     max_len = int(max_seconds * sample_rate)
@@ -115,25 +120,41 @@ def pause_cuts(wave: np.ndarray, sample_rate: int, max_seconds: float, min_tail_
     raw = np.square(np.asarray(wave[: frames * hop], dtype=np.float64)).reshape(frames, hop).mean(axis=1)
     width = max(1, int(round(smooth_seconds / hop_seconds)))
     energy = np.convolve(raw, np.ones(width) / width, mode="same")
-    bounds = [0, n]
     if split_pause_seconds > 0:
         db = 10 * np.log10(raw + 1e-12)
         quiet = db < db.max() - 40.0
         need = max(1, int(round(split_pause_seconds / hop_seconds)))
-        cuts_at, i = [], 0
+        pad = None if pause_pad_seconds is None else max(0, int(pause_pad_seconds * sample_rate))
+        spans, start, i = [], 0, 0  # (start, end) of the speech stretches between the pauses
         while i < frames:
             if quiet[i]:
                 j = i
                 while j + 1 < frames and quiet[j + 1]:
                     j += 1
-                if j - i + 1 >= need and i > 0 and j < frames - 1:
-                    cuts_at.append(((i + j) // 2) * hop)
+                a, b = i * hop, (j + 1) * hop if j < frames - 1 else n
+                if pad is None:
+                    if j - i + 1 >= need and i > 0 and j < frames - 1:
+                        spans.append((start, ((i + j) // 2) * hop))
+                        start = spans[-1][1]
+                elif i == 0:  # leading silence
+                    start = max(b - pad, 0)
+                elif j == frames - 1:  # trailing silence
+                    spans.append((start, min(a + pad, n)))
+                    start = n
+                elif j - i + 1 >= need:
+                    mid = (a + b) // 2
+                    spans.append((start, min(a + pad, mid)))
+                    start = max(b - pad, mid)
                 i = j + 1
             else:
                 i += 1
-        bounds = [0] + cuts_at + [n]
+        if start < n:
+            spans.append((start, n))
+        spans = [(a, b) for a, b in spans if b > a] or [(0, n)]
+    else:
+        spans = [(0, n)]
     out: List[Tuple[int, int]] = []
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in spans:
         out += [(a + x, a + y) for x, y in _window_cuts(energy[a // hop: b // hop], b - a, hop, max_len,
                                                          min(int(min_tail_seconds * sample_rate), max_len // 2))]
     return out
@@ -348,6 +369,10 @@ class Speech2Text:
         """Texts of a padded batch of features."""
         return [self.tokenizer.decode(ids) for ids in self.decode_ids(feats, lengths)]
 
+    def _pause_pad(self) -> Optional[float]:
+        pad = self.config["pause_pad_seconds"]
+        return None if pad is None else float(pad)
+
     def transcribe_batch(self, waves: Sequence[Union[np.ndarray, torch.Tensor]], sample_rate: Optional[int] = None) -> List[str]:
         """Texts of several waveforms (float, mono), each of any length: waveforms longer than
         ``max_segment_seconds`` are cut at pauses (:func:`pause_cuts`) and their pieces' texts joined;
@@ -365,7 +390,8 @@ class Speech2Text:
             if sample_rate is not None and sample_rate != rate:
                 w = resample(w, sample_rate, rate)
             pieces += [(i, w[a:b]) for a, b in pause_cuts(w, rate, float(self.config["max_segment_seconds"]),
-                                                           split_pause_seconds=float(self.config["split_pause_seconds"]))]
+                                                           split_pause_seconds=float(self.config["split_pause_seconds"]),
+                                                           pause_pad_seconds=self._pause_pad())]
         texts: List[List[str]] = [[] for _ in waves]
         budget = float(self.config["batch_seconds"]) * rate
         batch: List[Tuple[int, np.ndarray]] = []
