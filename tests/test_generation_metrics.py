@@ -222,6 +222,26 @@ def test_synthesis_refuses_unspeakable_text_and_silent_audio(tmp_path: Path) -> 
                        inputs={"s-1": "s-1"}, info={"source": "data/s"})
 
 
+def test_copy_synthesis_needs_audio_only(tmp_path: Path) -> None:
+    """A data dir without text (a voice-conversion target) copy-synthesizes into a synthesis dir without text;
+    synthesis from text still refuses it, naming the dir."""
+    from speechproc.bin.synthesize import main
+    from speechproc.data import DataDir
+
+    t = np.arange(int(0.6 * 22050)) / 22050
+    sf.write(str(tmp_path / "a.wav"), (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32), 22050)
+    (tmp_path / "d").mkdir()
+    DataDir(wav_scp={"s-1": str(tmp_path / "a.wav")}, utt2spk={"s-1": "s"}).write_files(tmp_path / "d")
+    assert main(["--copy-synthesis", "--vocoder", "griffin_lim", "--data", str(tmp_path / "d"),
+                 str(tmp_path / "out")]) == 0
+    out = DataDir.load(tmp_path / "out")
+    assert out.text is None and list(out.wav_scp) == ["s-1"]
+    wave, sr = sf.read(out.wav_scp["s-1"])
+    assert sr == 22050 and abs(len(wave) - len(t)) <= 256 and np.abs(wave).max() > 0.05
+    with pytest.raises(SpeechprocError, match=f"{tmp_path / 'd'}: no text file to synthesize"):
+        main(["--exp-dir", str(tmp_path / "none"), "--data", str(tmp_path / "d"), str(tmp_path / "o2")])
+
+
 def test_an_unchanged_evaluation_is_reused_and_a_changed_one_is_not(tmp_path: Path) -> None:
     from speechproc.data import DataDir
     from speechproc.score.tts import evaluate_synthesis

@@ -63,33 +63,33 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     torch.set_num_threads(args.nthreads)
     options = {"checkpoint": args.vocoder_checkpoint, "n_iter": args.griffin_lim_iters,
                "power": args.griffin_lim_power}
-    inputs = None
-    if args.engine:
-        tts = make_engine(args.engine)
-    elif args.copy_synthesis:
-        from speechproc.data import DataDir
-        from speechproc.decode.vocoder import make_vocoder
-        from speechproc.features.mel import load_mel_config
-
-        if not args.data:
-            raise SpeechprocError("--copy-synthesis needs --data (the natural audio)")
-        tts = CopySynthesis(DataDir.load(args.data), make_vocoder(args.vocoder, load_mel_config(args.mel_config),
-                                                                  **options))
-    else:
-        tts = Text2Speech.from_pretrained(args.exp_dir, vocoder=args.vocoder, vocoder_options=options,
-                                          max_len_ratio=args.max_len_ratio, min_len_ratio=args.min_len_ratio)
     spk = None
     if args.data:
         from speechproc.data import DataDir
 
         data = DataDir.load(args.data)
-        if data.text is None:
+        if data.text is None and not args.copy_synthesis:
             raise SpeechprocError(f"{args.data}: no text file to synthesize")
-        texts, spk = dict(data.text), dict(data.utt2spk)
+        # copy synthesis needs only the audio: a data dir without text gives a synthesis dir without text
+        texts = dict(data.text) if data.text is not None else {u: "" for u in data.utts}
+        spk = dict(data.utt2spk)
     else:
         from speechproc.score.asr import read_kaldi_text
 
         texts = read_kaldi_text(args.text)
+    inputs = None
+    if args.engine:
+        tts = make_engine(args.engine)
+    elif args.copy_synthesis:
+        from speechproc.decode.vocoder import make_vocoder
+        from speechproc.features.mel import load_mel_config
+
+        if not args.data:
+            raise SpeechprocError("--copy-synthesis needs --data (the natural audio)")
+        tts = CopySynthesis(data, make_vocoder(args.vocoder, load_mel_config(args.mel_config), **options))
+    else:
+        tts = Text2Speech.from_pretrained(args.exp_dir, vocoder=args.vocoder, vocoder_options=options,
+                                          max_len_ratio=args.max_len_ratio, min_len_ratio=args.min_len_ratio)
     utts = sorted(texts, key=lambda s: s.encode("utf-8"))
     if args.limit is not None:
         utts = utts[: args.limit]

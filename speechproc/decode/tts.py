@@ -159,8 +159,8 @@ def synthesize_dir(tts, texts: Dict[str, str], out_dir: PathLike, spk: Optional[
                 save_attention_png(last["alignment"], tmp / "plots" / f"{utt}_att.png")
                 save_mel_png(last["mel"], tmp / "plots" / f"{utt}_mel.png")
         spk = spk or {u: (u.split("-", 1)[0] if "-" in u else "synth") for u in utts}
-        DataDir(wav_scp=wav_scp, utt2spk={u: spk[u] for u in utts}, text={u: texts[u] for u in utts},
-                utt2dur=utt2dur).write_files(tmp)
+        text = {u: texts[u] for u in utts} if any(texts[u] for u in utts) else None  # copy synthesis: may be none
+        DataDir(wav_scp=wav_scp, utt2spk={u: spk[u] for u in utts}, text=text, utt2dur=utt2dur).write_files(tmp)
         record = dict(info or {})
         record.update({"n_utts": len(utts), "audio_s": round(audio_s, 3), "synth_s": round(synth_s, 3),
                        "rtf": round(synth_s / audio_s, 4) if audio_s else None,
