@@ -10,7 +10,11 @@ Conventions (what a Kaldi/ESPnet user should know before comparing numbers):
   utterance backwards, a match/substitution, then a deletion, then an insertion.
   Pure sclite can, in rare cases, pick an alignment with *more* errors than the Levenshtein
   distance (its weights trade one substitution for a deletion plus an insertion); speechproc
-  never does.
+  never does. The alignment is our own on purpose: jiwer's (rapidfuzz Levenshtein opcodes) has the
+  same number of errors but breaks ties without sclite's weights, so its S/D/I split differs from
+  sclite's (``a b`` vs ``b c``: two substitutions where sclite shows a deletion, a match and an
+  insertion) and it reproduces 4 of the 8 AN4 sclite alignments of ``tests/test_score_asr.py``;
+  the tests check every count against jiwer's.
 * **Units.** ``word``: whitespace-separated words (metric ``wer``). ``token``: the text is
   already tokenised (e.g. BPE pieces separated by spaces), scored like words (metric ``ter``).
   ``char``: characters, with each word boundary kept as the token ``<space>`` (metric ``cer``),
