@@ -58,6 +58,20 @@ def test_help_lists_options_defaults_and_stages(tmp_path: Path) -> None:
     assert "    1  prepare things" in out and "    2  train the model" in out and "    4  score" in out
 
 
+def test_profiles_keep_their_own_done_markers(tmp_path: Path) -> None:
+    """A stage done with --profile quick is not done for the full profile (and the other way round): each
+    profile has its own markers, so a full run after a quick one never reuses the quick run's stages."""
+    d = toy_recipe(tmp_path)
+    run(d, "--profile", "quick")
+    assert sorted(p.name for p in (d / ".stages/quick").glob("*.done")) == ["01_prep.done", "02_train.done",
+                                                                            "04_score.done"]
+    assert not list((d / ".stages").glob("*.done"))
+    p = run(d)
+    assert "done already" not in p.stdout and (d / "out/score.log").read_text() == "scored\nscored\n"
+    assert run(d, "--profile", "quick").stdout.count("done already") == 3
+    assert run(d).stdout.count("done already") == 3
+
+
 def test_options_unknown_option_and_bad_values(tmp_path: Path) -> None:
     d = toy_recipe(tmp_path)
     p = run(d, "--no-such-option", "1", check=False)

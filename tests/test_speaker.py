@@ -368,9 +368,10 @@ def test_an4_spk_recipe_smoke_on_a_slice(tmp_path):
     train_slice.save(d / "data/train_spk")
     DataDir.load(d / "data/dev_spk").subset_speakers(train_slice.speakers).save(d / "data/dev_spk")
     DataDir.load(d / "data/test").subset_first(26).save(d / "data/test")
-    run("--stage", "2", "--profile", "quick", "--nj", "1", "--spk-exp", "ecapa_debug")
+    run("--stage", "2", "--profile", "quick", "--nj", "1")
 
-    exp = d / "exp/ecapa_debug"
+    exp = d / "exp/ecapa_quick"  # the quick profile's own exp dir: the full model exp/ecapa is never touched
+    assert not (d / "exp/ecapa").exists()
     assert "train_ecapa_debug.yaml" in (exp / "cmd.txt").read_text()
     eer = json.loads((exp / "eval_test/eer.json").read_text())
     assert eer["n_speakers"] == 2 and eer["n_trials"] == 26 * 25 // 2 and 0.0 <= eer["eer"] <= 100.0

@@ -15,7 +15,8 @@
 #   - runs the numbered stage scripts `NN_<name>.sh` of the recipe dir in order, from --stage to
 #     --stop-stage, each in its own `bash -euo pipefail` with all options exported;
 #   - logs `Stage N: <what>` (the script's first comment line) and the time the stage took;
-#   - marks a stage done (.stages/NN_<name>.done, written atomically) only after the script
+#   - marks a stage done (.stages/NN_<name>.done, written atomically; with --profile quick
+#     .stages/quick/NN_<name>.done, so the two profiles never take each other's stages for done) only after the script
 #     exited 0, and skips a done stage on re-run unless --force is given. A stage script may
 #     list its outputs in a `# outputs: path ...` comment; a done stage whose outputs are gone
 #     runs again.
@@ -149,6 +150,11 @@ _recipe_stage_outputs() {
 
 _recipe_how_to_run="stage stop_stage nj cmd cmd_conf nproc ngpu force"
 
+# Where the done-markers of the chosen profile live (the full profile keeps the historical .stages/).
+_recipe_marks() {
+  if [ "$profile" = full ]; then echo .stages; else echo ".stages/$profile"; fi
+}
+
 # What a stage consumed, as one hash: the script, the options it reads with their values (and the
 # content of an option's file: a config), and the markers of the earlier stages that are done.
 _recipe_stage_inputs() {
@@ -168,7 +174,9 @@ _recipe_stage_inputs() {
     done
     for up in $(_recipe_stage_scripts); do
       [ "$up" \< "$script" ] || break
-      if [ -f ".stages/${up%.sh}.done" ]; then echo "upstream $up $(tr "\n" " " < ".stages/${up%.sh}.done")"; fi
+      if [ -f "$(_recipe_marks)/${up%.sh}.done" ]; then
+        echo "upstream $up $(tr "\n" " " < "$(_recipe_marks)/${up%.sh}.done")"
+      fi
     done
   } | sha256sum | cut -d' ' -f1
 }
@@ -232,12 +240,12 @@ recipe_main() {
     [ "$n" -ge "$stage" ] && [ "$n" -le "$stop_stage" ] && selected=$((selected + 1))
   done
   [ "$selected" -gt 0 ] || _recipe_die "no stage between $stage and $stop_stage; this recipe's stages are:$all"
-  mkdir -p .stages
+  mkdir -p .stages "$(_recipe_marks)"
   for script in $(_recipe_stage_scripts); do
     n=$((10#${script%%_*}))
     [ "$n" -ge "$stage" ] && [ "$n" -le "$stop_stage" ] || continue
     title=$(_recipe_stage_title "$script")
-    marker=.stages/${script%.sh}.done
+    marker=$(_recipe_marks)/${script%.sh}.done
     _recipe_lock_stage "$script" "$n"
     if [ "$force" != true ] && _recipe_stage_complete "$script" "$marker"; then
       _recipe_log "Stage $n: $title: done already ($marker), skipping (--force true to redo)"

@@ -13,7 +13,7 @@ holdout_seed=0           # random choice of the held-out utterances
 train_set=train_spk      # training data dir
 valid_set=dev_spk        # validation data dir (held-out utterances of the training speakers)
 test_sets=test           # verification sets (new speakers; space separated)
-spk_exp=ecapa            # exp/<spk_exp> (with --profile quick, give e.g. --spk-exp ecapa_debug to keep exp/ecapa)
+spk_exp=ecapa            # exp/<spk_exp> (--profile quick: exp/<spk_exp>_quick, so a quick run never touches the full model)
 spk_config=""            # training config; empty: conf/train_ecapa.yaml (full) or conf/train_ecapa_debug.yaml (quick)
 max_trials=""            # verification: a fixed random sample of this many pairs (empty: all pairs)
 recipe_main "$@"
