@@ -307,7 +307,7 @@ extra_text_cleaners train_text valid_text l2sp_weight l2sp_reference crop_second
 n_speakers utterance_mean_norm init_tts src_train_data src_valid_data tgt_train_data tgt_valid_data src_cmvn tgt_cmvn
 normalize_src train_mel valid_mel vocoder_checkpoint repeat_to_utts segment_frames l2_weight cache_audio generator
 discriminator generator_loss discriminator_loss opt_class_discriminator discriminator_start_step mel_loss_weight
-stft_loss stft_loss_weight feat_match_loss_weight context whisper window_seconds
+stft_loss stft_loss_weight feat_match_loss_weight context whisper window_seconds num_threads
 """.split())
 
 
@@ -549,6 +549,10 @@ def _train(argv: Sequence[str], args: argparse.Namespace, overrides: Dict[str, o
 
     hparams, text, merged = load_hparams(args.config, overrides)
     out_dir = Path(hparams["output_folder"])
+    if hparams.get("num_threads"):
+        # a config may pin torch's threads: the order of floating-point reductions, and so the trained model,
+        # then no longer depends on the caller's thread count (recorded in env.json either way)
+        torch.set_num_threads(int(hparams["num_threads"]))
 
     task = hparams.get("task")
     if task is None:

@@ -100,6 +100,21 @@ class _TagsAsText(__import__("yaml").SafeLoader):
 _TagsAsText.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
+def test_a_config_can_pin_the_thread_count(tone, tmp_path):
+    """num_threads in a config sets torch's threads for the training, whatever the caller's, and env.json records
+    it: a recipe whose result must not depend on the machine's thread count pins it there."""
+    conf = tmp_path / "pinned.yaml"
+    conf.write_text(Path(tone["config"]).read_text() + "\nnum_threads: 1\n")
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        train(train_argv(dict(tone, config=str(conf)), tmp_path / "exp", "--number_of_epochs", "1"))
+        assert torch.get_num_threads() == 1
+        assert json.loads((tmp_path / "exp" / "env.json").read_text())["num_threads"] == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_train_records_experiment_and_resume_is_a_no_op(tone, tmp_path):
     torch.set_num_threads(1)
     exp = tmp_path / "exp"
