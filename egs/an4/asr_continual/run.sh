@@ -7,8 +7,8 @@
 #   1  data: data/an4/{train_nodev,train_dev,test}, data/yesno/{train_nodev,dev,test}, data/general (LJSpeech +
 #      ARCTIC, evaluation only)
 #   2  zero-shot: the pretrained model on the suite (faster-whisper, 30-s window): exp/zeroshot/decode_<set>
-#   3  pseudo-rehearsal data: $pseudo_utts LJSpeech sentences (never the 32 evaluation clips) read by the teacher
-#      TTS, labelled by the pretrained model's own transcripts (data/pseudo)
+#   3  pseudo-rehearsal data: per entry of $pseudo_sets, LJSpeech sentences (never the 32 evaluation clips) read by
+#      the teacher TTS, labelled by the pretrained model's own transcripts (data/pseudo, data/pseudo_wide)
 #   4  the period sequence ($periods) for every method of $methods (conf/methods.yaml): exp/<method>/v<N>
 #   5  results: exp/RESULTS.md and general_wer.png, written into README.md
 #   6  one more period for one method: --new-data DIR --valid-data DIR --method M [--period-name N --epochs E]
@@ -25,7 +25,7 @@ periods="an4:data/an4/train_nodev:data/an4/train_dev:2 yesno:data/yesno/train_no
 suite="general=data/general an4=data/an4/test yesno=data/yesno/test"   # evaluation suite, NAME=DATA_DIR
 tolerance=0.10                   # a version more than this (relative) worse on general than zero-shot is flagged
 train_args=                      # extra speechproc.bin.train options of every period, e.g. "--max_valid_utts 20"
-pseudo_utts=150                  # stage 3: teacher-TTS sentences for pseudo-rehearsal (0: none)
+pseudo_sets="pseudo:150:7 pseudo_wide:600:8"  # stage 3: pseudo-rehearsal pools NAME:SENTENCES:SEED (data/NAME; empty: none)
 new_data=                        # stage 6: the new period's training data dir
 valid_data=                      # stage 6: its dev dir
 method=                          # stage 6: the method whose latest version is fine-tuned
