@@ -274,6 +274,54 @@ def test_an_unchanged_evaluation_is_reused_and_a_changed_one_is_not(tmp_path: Pa
     assert len(calls) == 6 and second["rows"][0]["mcd"] > first["rows"][0]["mcd"]
 
 
+def test_speaker_similarity_column_ranks_the_same_voice_above_a_shifted_one(tmp_path: Path, monkeypatch) -> None:
+    """With a speaker model, the evaluation adds the cosine to the natural speaker's centroid: the natural clips
+    with light noise stay close to it, the same clips with their spectrum shifted (a different voice) do not; the
+    natural row compares each clip with the centroid of the others, or with --speaker-ref's centroid."""
+    import librosa
+
+    from speechproc.data import DataDir
+    from speechproc.score import speaker
+    from speechproc.score.tts import evaluate_synthesis, format_table
+
+    class SpectrumEmbedder:
+        """Fake speaker model: the mean log spectrum (a shifted spectral envelope is another voice)."""
+
+        def __call__(self, wave: np.ndarray, sr: int) -> np.ndarray:
+            e = np.log(np.abs(librosa.stft(np.asarray(wave, dtype=np.float32), n_fft=512)) + 1e-3).mean(axis=1)
+            return e - e.mean()
+
+    monkeypatch.setattr(speaker.SpeakerEmbedder, "from_pretrained",
+                        classmethod(lambda cls, exp_dir, device="cpu": SpectrumEmbedder()))
+    (tmp_path / "spk").mkdir()
+    (tmp_path / "spk" / "model.pt").write_bytes(b"")
+    clips = {f"LJ-{n}": lj_clip(n) for n in (1, 2, 3)}
+    shift = {u: librosa.effects.pitch_shift(w[: 2 * sr], sr=sr, n_steps=7) for u, (w, sr) in clips.items()}
+    sets = {"ref": {u: w[: 2 * sr] for u, (w, sr) in clips.items()},
+            "same": {u: with_noise(w[: 2 * sr], 30) for u, (w, sr) in clips.items()}, "shifted": shift}
+    for d, waves in sets.items():
+        (tmp_path / d).mkdir()
+        for u, w in waves.items():
+            sf.write(str(tmp_path / d / f"{u}.wav"), w, 22050)
+        DataDir(wav_scp={u: str(tmp_path / d / f"{u}.wav") for u in waves}, utt2spk={u: "LJ" for u in waves},
+                text={u: "printing" for u in waves}).save(tmp_path / d / "data")
+
+    def run(d, **kw):
+        return evaluate_synthesis(tmp_path / d / "data", tmp_path / "ref" / "data", judge=False, mos=False, f0=False,
+                                  speaker_exp=tmp_path / "spk", **kw)["rows"]
+
+    same, natural = run("same")
+    shifted, _ = run("shifted")
+    assert -1.0 <= shifted["spk_sim"] < same["spk_sim"] <= 1.0
+    assert natural["spk_sim"] < 1.0 - 1e-6  # not its own reference
+    assert same["spk_sim"] - shifted["spk_sim"] > 0.05  # measured: 0.92 against 0.80
+    table = format_table([same, shifted, natural])
+    assert "| spk sim |" in table and f"| {same['spk_sim']:.3f} |" in table
+    assert "spk sim" not in format_table([{"system": "x", "n": 1}])  # no speaker model: no column
+    _, against_shifted = run("same", speaker_ref=tmp_path / "shifted" / "data")
+    assert against_shifted["spk_sim"] < natural["spk_sim"]
+
+
 def test_a_resynthesis_of_the_same_audio_keeps_its_evaluation(tmp_path: Path) -> None:
     from speechproc.data import DataDir
     from speechproc.decode.tts import synthesize_dir

@@ -34,6 +34,10 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-mos", action="store_true", help="skip the predicted MOS (DistillMOS) column")
     p.add_argument("--no-natural", action="store_true", help="do not transcribe the reference audio")
     p.add_argument("--ref-name", default="natural", help="row name of the reference audio (default natural)")
+    p.add_argument("--speaker-exp", default=None, help="speaker model exp dir (egs/an4/spk/exp/ecapa): a speaker "
+                   "similarity column, the cosine to the natural speaker's centroid (default: no column)")
+    p.add_argument("--speaker-ref", default=None, help="natural speech of that speaker for the centroid (default "
+                   "--ref; the natural row then compares each clip with the centroid of the others)")
     p.add_argument("--nthreads", type=int, default=1, help="judge threads (default 1)")
     p.add_argument("--table", default=None, help="also write one markdown table of all SYNTH_DIRs here, with the "
                    "environment (commit, date, CPU) and this command")
@@ -71,7 +75,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         summary = evaluate_synthesis(d, args.ref, judge=judge, judge_backend=args.judge_backend,
                                      judge_model=args.judge_model, normalize=args.normalize, f0=not args.no_f0,
                                      judge_natural=not args.no_natural and k == 0, system=names[k],
-                                     ref_name=args.ref_name, mos=mos, reuse=True)
+                                     ref_name=args.ref_name, mos=mos, reuse=True, speaker_exp=args.speaker_exp,
+                                     speaker_ref=args.speaker_ref)
         rows.append(summary["rows"][0])
         if len(summary["rows"]) > 1:
             natural = summary["rows"][1]

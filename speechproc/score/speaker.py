@@ -23,7 +23,7 @@ import math
 import time
 from itertools import combinations
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -32,6 +32,8 @@ from speechproc.utils import PathLike, SpeechprocError, atomic_write_text
 
 __all__ = [
     "SpeakerEmbedder",
+    "load_speaker_embedder",
+    "data_dir_centroid",
     "cosine",
     "centroid",
     "speaker_similarity",
@@ -42,6 +44,37 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+Embedder = Callable[[np.ndarray, int], np.ndarray]
+
+
+def load_speaker_embedder(speaker_exp: Optional[PathLike]) -> Tuple[Optional[Embedder], str]:
+    """The speaker embedder for the similarity columns, and a note for the table (which model, or why none).
+
+    Args:
+        speaker_exp: a trained speaker model's exp dir (``egs/an4/spk``: ``bash run.sh`` there); None or
+            ``none`` leaves the columns out. A dir without a finished model (``model.pt``) gives ``-`` in the
+            columns and a note saying how to train it, so an evaluation never waits for the speaker model.
+    """
+    if speaker_exp is None or str(speaker_exp) == "none":
+        return None, "speaker similarity: off (no --speaker-exp)"
+    exp = Path(speaker_exp)
+    if not (exp / "model.pt").is_file():
+        logger.warning("%s: no finished speaker model (model.pt); speaker similarity reported as '-' "
+                       "(train one with egs/an4/spk/run.sh)", exp)
+        return None, f"speaker similarity: '-' (no finished speaker model at {exp}; train it with egs/an4/spk/run.sh)"
+    return SpeakerEmbedder.from_pretrained(exp), f"speaker similarity: cosine of embeddings from {exp}"
+
+
+def data_dir_centroid(embed: Embedder, data: Any) -> np.ndarray:
+    """The speaker model of a data dir's voice: the mean of its utterances' L2-normalised embeddings."""
+    embs = []
+    for u in data.utts:
+        w, sr = data.load_audio(u)
+        e = np.ravel(np.asarray(embed(w, sr), dtype=np.float64))
+        embs.append(e / max(np.linalg.norm(e), 1e-12))
+    return np.mean(embs, axis=0)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

@@ -80,17 +80,24 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Markdown table of evaluation rows (keys: system, n, mos, cer, wer, mcd, log_f0_rmse, f0_corr, vde, rtf).
 
     MCD and F0 columns follow :mod:`speechproc.score.mcd` (WORLD + SPTK, c0 excluded, DTW); MOS is DistillMOS."""
+    spk = any("spk_sim" in r for r in rows)  # the column appears when a speaker model was given
     head = ("| system | utts | MOS (DistillMOS) | judge CER % | judge WER % | MCD dB | log-F0 RMSE | F0 corr | VDE % "
-            "| synth RTF |")
-    out = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            + ("| spk sim " if spk else "") + "| synth RTF |")
+    out = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if spk else "") + "---:|"]
     for r in rows:
         vde = r.get("vde")
         out.append(
             f"| {r['system']} | {r['n']} | {_fmt(r.get('mos'))} | {_fmt(r.get('cer'))} | {_fmt(r.get('wer'))} | "
             f"{_fmt(r.get('mcd'))} | {_fmt(r.get('log_f0_rmse'), 3)} | {_fmt(r.get('f0_corr'), 3)} | "
-            f"{_fmt(None if vde is None else 100 * vde, 1)} | {_fmt(r.get('rtf'), 3)} |"
+            f"{_fmt(None if vde is None else 100 * vde, 1)} | " + (f"{_fmt(r.get('spk_sim'), 3)} | " if spk else "")
+            + f"{_fmt(r.get('rtf'), 3)} |"
         )
     return "\n".join(out) + "\n"
+
+
+def _unit(e: Any) -> np.ndarray:
+    e = np.ravel(np.asarray(e, dtype=np.float64))
+    return e / max(float(np.linalg.norm(e)), 1e-12)
 
 
 def _mean(xs: Sequence[float]) -> float:
@@ -139,6 +146,8 @@ def evaluate_synthesis(
     ref_name: str = "natural",
     mos: Optional[Any] = None,
     reuse: bool = False,
+    speaker_exp: Optional[PathLike] = None,
+    speaker_ref: Optional[PathLike] = None,
 ) -> Dict[str, Any]:
     """Evaluate a synthesis dir (a data dir of synthesized wavs) against the natural data dir.
 
@@ -158,6 +167,10 @@ def evaluate_synthesis(
         reuse: return the previous ``evaluate.json`` of ``out_dir`` when its inputs (both data dirs, the audio
             files' contents, the settings, the judge named by ``judge_backend:judge_model``) are
             unchanged; a caller passing its own ``judge`` must name it there.
+        speaker_exp: a trained speaker model's exp dir (``egs/an4/spk``) for the speaker-similarity column: the
+            cosine between each utterance's embedding and the centroid of the natural speaker's (None: no column).
+        speaker_ref: natural speech of that speaker for the centroid (default ``ref_dir``, where the natural
+            row then compares each utterance with the centroid of the *others*, so it is not its own reference).
 
     Returns:
         the summary written to ``evaluate.json`` (``rows``: synthesized and natural).
@@ -179,7 +192,8 @@ def evaluate_synthesis(
     ref_text = {u: ref_data.text[u] for u in utts}
     judge_spec = None if judge is False else f"{judge_backend}:{judge_model}"
     inputs_key = _inputs_key(synth_dir, ref_dir, utts, [normalize, f0, judge_natural, ref_name, judge_spec,
-                                                 None if mos is False else "distillmos", system or synth_dir.name])
+                                                 None if mos is False else "distillmos", system or synth_dir.name]
+                             + ([] if speaker_exp is None else [f"speaker {speaker_exp} {speaker_ref}"]))
     cached = out / "evaluate.json"
     if reuse and cached.is_file():
         try:
@@ -194,11 +208,21 @@ def evaluate_synthesis(
                         synth_dir, cached)
             logger.info("evaluation of %s:\n%s", synth_dir, format_table(previous["rows"]))
             return previous
+    embed = None
+    if speaker_exp is not None:
+        from speechproc.score.speaker import load_speaker_embedder
+
+        embed, _ = load_speaker_embedder(speaker_exp)
+    emb_syn: Dict[str, np.ndarray] = {}
+    emb_ref: Dict[str, np.ndarray] = {}
     start = time.perf_counter()
     metrics: List[UttMetrics] = []
     for utt in utts:
         syn, sr_syn = syn_data.load_audio(utt)
         ref, sr_ref = ref_data.load_audio(utt)
+        if embed is not None:
+            emb_syn[utt] = _unit(embed(syn, sr_syn))
+            emb_ref[utt] = _unit(embed(ref, sr_ref))
         if len(syn) == 0 or float(np.abs(syn).max()) < 1e-6:
             raise SpeechprocError(f"{synth_dir}/wav.scp: utterance '{utt}' is empty or silent; the synthesis that "
                                   f"wrote it failed: re-run it and check its log")
@@ -220,6 +244,20 @@ def evaluate_synthesis(
         nat_row: Dict[str, Any] = {"system": ref_name, "n": len(utts)}
         rows.append(nat_row)
         sets.append(("natural", ref_data, nat_row))
+    if embed is not None:
+        if speaker_ref is not None:
+            from speechproc.score.speaker import data_dir_centroid
+
+            c = data_dir_centroid(embed, DataDir.load(speaker_ref))
+            syn_row["spk_sim"] = _mean([float(e @ c / np.linalg.norm(c)) for e in emb_syn.values()])
+            if judge_natural:
+                nat_row["spk_sim"] = _mean([float(e @ c / np.linalg.norm(c)) for e in emb_ref.values()])
+        else:
+            total = np.sum(list(emb_ref.values()), axis=0)
+            syn_row["spk_sim"] = _mean([float(e @ total / np.linalg.norm(total)) for e in emb_syn.values()])
+            if judge_natural and len(emb_ref) > 1:  # each natural utterance against the centroid of the others
+                nat_row["spk_sim"] = _mean([float(e @ (total - e) / np.linalg.norm(total - e))
+                                            for e in emb_ref.values()])
     out.mkdir(parents=True, exist_ok=True)
     if mos is not False:
         from speechproc.score.mos import MOSPredictor, predict_data_dir, write_mos

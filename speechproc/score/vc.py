@@ -41,37 +41,16 @@ import logging
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from speechproc.score.speaker import data_dir_centroid, load_speaker_embedder
 from speechproc.utils import PathLike, SpeechprocError, atomic_write_text
 
 __all__ = ["load_speaker_embedder", "format_vc_table", "evaluate_conversion"]
 
 logger = logging.getLogger(__name__)
-
-Embedder = Callable[[np.ndarray, int], np.ndarray]
-
-
-def load_speaker_embedder(speaker_exp: Optional[PathLike]) -> Tuple[Optional[Embedder], str]:
-    """The speaker embedder for the similarity columns, and a note for the table (which model, or why none).
-
-    Args:
-        speaker_exp: a trained speaker model's exp dir (``egs/an4/spk``: ``bash run.sh`` there); None or
-            ``none`` leaves the columns out. A dir without a finished model (``model.pt``) gives ``-`` in the
-            columns and a note saying how to train it, so an evaluation never waits for the speaker model.
-    """
-    if speaker_exp is None or str(speaker_exp) == "none":
-        return None, "speaker similarity: off (no --speaker-exp)"
-    exp = Path(speaker_exp)
-    if not (exp / "model.pt").is_file():
-        logger.warning("%s: no finished speaker model (model.pt); speaker similarity reported as '-' "
-                       "(train one with egs/an4/spk/run.sh)", exp)
-        return None, f"speaker similarity: '-' (no finished speaker model at {exp}; train it with egs/an4/spk/run.sh)"
-    from speechproc.score.speaker import SpeakerEmbedder
-
-    return SpeakerEmbedder.from_pretrained(exp), f"speaker similarity: cosine of embeddings from {exp}"
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
@@ -109,15 +88,6 @@ def _mean(xs: Sequence[float]) -> float:
 def _mean_f0(f0: np.ndarray) -> float:
     ok = f0 > 0
     return float(np.exp(np.log(f0[ok]).mean())) if ok.any() else float("nan")
-
-
-def _centroid(embed: Embedder, data: Any) -> np.ndarray:
-    embs = []
-    for u in data.utts:
-        w, sr = data.load_audio(u)
-        e = np.ravel(np.asarray(embed(w, sr), dtype=np.float64))
-        embs.append(e / max(np.linalg.norm(e), 1e-12))
-    return np.mean(embs, axis=0)
 
 
 def evaluate_conversion(
@@ -207,8 +177,8 @@ def evaluate_conversion(
     embed, spk_note = load_speaker_embedder(speaker_exp)
     centroids: Dict[str, np.ndarray] = {}
     if embed is not None:
-        centroids["tgt"] = _centroid(embed, DataDir.load(tgt_train) if tgt_train else tgt)
-        centroids["src"] = _centroid(embed, DataDir.load(src_train) if src_train else src)
+        centroids["tgt"] = data_dir_centroid(embed, DataDir.load(tgt_train) if tgt_train else tgt)
+        centroids["src"] = data_dir_centroid(embed, DataDir.load(src_train) if src_train else src)
     f0_means = {}
     hyps: Dict[str, Dict[str, str]] = {}
     ref: Dict[str, str] = {}
