@@ -147,6 +147,55 @@ def test_tacotron2_forward_backward_with_guided_attention(r: int) -> None:
     assert mel.shape[1] <= 20 * r and align.shape[2] == 5
 
 
+def test_fastspeech2_lora_and_adapters_on_its_convolutions() -> None:
+    """Speaker adaptation of FastSpeech 2 with LoRA and Houlsby adapters: they wrap the convolutions of the
+    feed-forward blocks and the postnet (its attention keeps its projections inside nn.MultiheadAttention), the
+    model starts exactly as the pretrained one, only the new weights train, one step changes the output, and the
+    LoRA folds back into the convolutions with the same output."""
+    from speechproc.models.pretrained.finetune import HoulsbyAdapterConv1d, apply_strategy, merge_lora
+
+    def tiny():
+        torch.manual_seed(0)
+        return FastSpeech2(12, n_mels=8, d_model=32, enc_layers=1, dec_layers=1, ffn_dim=64,
+                           postnet_embedding_dim=16, postnet_n_convolutions=2).eval()
+
+    tokens, tok_len = torch.tensor([[3, 4, 5, 6, 7, 11]]), torch.tensor([6])
+    durs = torch.tensor([[2, 3, 1, 2, 1, 1]])
+    mels, mel_len = torch.randn(1, 10, 8), durs.sum(1)
+    ref = tiny()(tokens, tok_len, mels, mel_len, durs)["mel_after"]
+    strategies = {
+        "lora": {"name": "lora", "lora": {"rank": 4, "alpha": 8, "target_modules": [
+            "fs2.decoder.layers.*.pos_ffn.*.conv", "fs2.postnet.*.conv", "fs2.linear.w"]}},
+        "adapters": {"name": "adapters", "adapters": {"projection_size": 8, "target_modules": [
+            "fs2.decoder.layers.*.pos_ffn.2.conv"]}},
+    }
+    for name, strategy in strategies.items():
+        model = tiny()
+        counts = apply_strategy(model, strategy)
+        assert 0 < counts["trainable"] < 0.2 * counts["total"], (name, counts)
+        trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+        assert all("adapter_" in n for n in trainable), trainable
+        torch.testing.assert_close(model(tokens, tok_len, mels, mel_len, durs)["mel_after"], ref)
+        if name == "adapters":
+            assert isinstance(model.get_submodule("fs2.decoder.layers.0.pos_ffn.2.conv"), HoulsbyAdapterConv1d)
+        opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+        for _ in range(2):  # the zero-initialised up-projection moves first, then the rest
+            loss = (model(tokens, tok_len, mels, mel_len, durs)["mel_after"] - mels).square().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        after = model(tokens, tok_len, mels, mel_len, durs)["mel_after"].detach()
+        assert (after - ref).abs().max() > 1e-4, name
+        if name == "lora":
+            assert merge_lora(model) == 5  # two FFN convolutions, the postnet's two, and the output layer
+            assert not any("adapter_" in n for n, _ in model.named_parameters())
+            torch.testing.assert_close(model(tokens, tok_len, mels, mel_len, durs)["mel_after"], after,
+                                       rtol=1e-4, atol=1e-5)
+        else:
+            with pytest.raises(SpeechprocError, match="Houlsby adapters"):
+                merge_lora(model)
+
+
 def test_fastspeech2_trains_on_durations_and_infers_its_own() -> None:
     torch.manual_seed(0)
     model = FastSpeech2(12, n_mels=8, d_model=32, enc_layers=1, dec_layers=1, ffn_dim=64,

@@ -16,12 +16,16 @@ strategy:
 - ``freeze_encoder``: the modules named by ``encoder_modules`` (the model wrapper gives the
   default, e.g. ``model.encoder`` for Whisper) are frozen.
 - ``lora``: all pretrained weights frozen; SpeechBrain's :class:`speechbrain.nnet.adapters.LoRA`
-  wraps every ``nn.Linear`` matching ``target_modules`` (low-rank ``B A x * alpha / rank`` added,
-  ``B`` initialised to zero so the model starts as the pretrained one).
+  wraps every ``nn.Linear`` or ``nn.Conv1d`` matching ``target_modules`` (low-rank ``B A x * alpha / rank``
+  added, ``B`` initialised to zero so the model starts as the pretrained one; for a convolution ``A`` has
+  its kernel and ``B`` is pointwise, so the convolutional feed-forward blocks and postnet of FastSpeech 2
+  adapt the same way as Whisper's linear layers).
 - ``adapters``: all pretrained weights frozen; SpeechBrain's
   :class:`speechbrain.nnet.adapters.HoulsbyAdapterLinear` (bottleneck down-projection, Swish,
   up-projection, residual) after every ``nn.Linear`` matching ``target_modules`` (Houlsby et al.
-  place them after the feed-forward output, ``fc2`` in Whisper).
+  place them after the feed-forward output, ``fc2`` in Whisper), and :class:`HoulsbyAdapterConv1d`, the
+  same bottleneck over channels, after every matching ``nn.Conv1d`` (the convolutional feed-forward
+  output of FastSpeech 2, whose attention layers keep their projections inside ``nn.MultiheadAttention``).
 - ``frozen``: nothing trains (zero-shot evaluation through the same path).
 
 SpeechBrain's adapter classes are used rather than the ``peft`` library: they wrap plain
@@ -44,7 +48,7 @@ from speechbrain.utils import checkpoints
 from speechproc.utils import SpeechprocError, load_weights
 
 __all__ = ["STRATEGIES", "apply_strategy", "count_parameters", "trainable_state_dict", "load_trainable_state_dict",
-           "TrainableStateModule", "merge_lora", "L2SP"]
+           "TrainableStateModule", "merge_lora", "L2SP", "HoulsbyAdapterConv1d"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,15 +70,40 @@ def _set_grad(model: torch.nn.Module, patterns: Sequence[str], flag: bool) -> in
     return n
 
 
-def _wrap_linears(model: torch.nn.Module, patterns: Sequence[str], make, what: str) -> List[str]:
+class HoulsbyAdapterConv1d(torch.nn.Module):
+    """A Houlsby adapter after a frozen ``nn.Conv1d``: ``y + up(swish(down(y)))`` with pointwise convolutions
+    over the channels (``C -> projection_size -> C``), ``up`` initialised to zero so the wrapped layer starts as
+    the pretrained one. The convolutional counterpart of :class:`speechbrain.nnet.adapters.HoulsbyAdapterLinear`."""
+
+    def __init__(self, target_conv: torch.nn.Conv1d, projection_size: int):
+        super().__init__()
+        self.pretrained_conv = target_conv
+        for p in target_conv.parameters():
+            p.requires_grad = False
+        c = target_conv.out_channels
+        device = target_conv.weight.device
+        self.adapter_down_proj = torch.nn.Conv1d(c, projection_size, 1, device=device)
+        self.adapter_up_proj = torch.nn.Conv1d(projection_size, c, 1, device=device)
+        self.activation = torch.nn.SiLU()
+        torch.nn.init.zeros_(self.adapter_up_proj.weight)
+        torch.nn.init.zeros_(self.adapter_up_proj.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pretrained_conv(x)
+        return y + self.adapter_up_proj(self.activation(self.adapter_down_proj(y)))
+
+
+def _wrap_linears(model: torch.nn.Module, patterns: Sequence[str], make, what: str,
+                  kinds: tuple = (torch.nn.Linear,)) -> List[str]:
     from speechbrain.nnet.adapters import replace_module
 
     names = [n for n, m in model.named_modules()
-             if n and isinstance(m, torch.nn.Linear) and any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+             if n and isinstance(m, kinds) and any(fnmatch.fnmatchcase(n, p) for p in patterns)]
     if not names:
-        linear = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)][:6]
-        raise SpeechprocError(f"strategy {what}: target_modules {list(patterns)} match no nn.Linear of the model; "
-                              f"linear layers are named like: {', '.join(linear)}")
+        kind = " or ".join(f"nn.{k.__name__}" for k in kinds)
+        layers = [n for n, m in model.named_modules() if n and isinstance(m, kinds)][:6]
+        raise SpeechprocError(f"strategy {what}: target_modules {list(patterns)} match no {kind} of the model; "
+                              f"its layers are named like: {', '.join(layers)}")
     for n in names:
         replace_module(model, n, make(model.get_submodule(n)))
     return names
@@ -112,7 +141,8 @@ def apply_strategy(model: torch.nn.Module, strategy: Optional[Mapping] = None,
         opts = dict(strategy.get("lora") or {})
         rank, alpha = int(opts.get("rank", 8)), float(opts.get("alpha", 16))
         targets = opts.get("target_modules") or ["*.q_proj", "*.v_proj"]
-        names = _wrap_linears(model, targets, lambda m: LoRA(m, rank=rank, alpha=alpha), "lora")
+        names = _wrap_linears(model, targets, lambda m: LoRA(m, rank=rank, alpha=alpha), "lora",
+                              (torch.nn.Linear, torch.nn.Conv1d))
         logger.info("LoRA rank %d alpha %g on %d linear layers (%s ...)", rank, alpha, len(names), names[0])
     if name == "adapters":
         from speechbrain.nnet.adapters import HoulsbyAdapterLinear
@@ -120,12 +150,15 @@ def apply_strategy(model: torch.nn.Module, strategy: Optional[Mapping] = None,
         opts = dict(strategy.get("adapters") or {})
         size = int(opts.get("projection_size", 32))
         targets = opts.get("target_modules") or ["*.fc2"]
-        names = _wrap_linears(model, targets, lambda m: HoulsbyAdapterLinear(m, size), "adapters")
+        names = _wrap_linears(model, targets, lambda m: HoulsbyAdapterConv1d(m, size) if isinstance(
+            m, torch.nn.Conv1d) else HoulsbyAdapterLinear(m, size), "adapters", (torch.nn.Linear, torch.nn.Conv1d))
         for n in names:  # the wrapped layer stays frozen (HoulsbyAdapterLinear does not freeze it itself)
-            for p in model.get_submodule(n).pretrained_linear.parameters():
+            wrapped = model.get_submodule(n)
+            if isinstance(wrapped, HoulsbyAdapterConv1d):
+                continue
+            for p in wrapped.pretrained_linear.parameters():
                 p.requires_grad = False
-            up = model.get_submodule(n).adapter_up_proj  # start as the identity: the pretrained model
-            torch.nn.init.zeros_(up.weight)
+            torch.nn.init.zeros_(wrapped.adapter_up_proj.weight)  # start as the identity: the pretrained model
         logger.info("Houlsby adapters (bottleneck %d) after %d linear layers (%s ...)", size, len(names), names[0])
     if strategy.get("freeze"):
         _set_grad(model, strategy["freeze"], False)
@@ -203,17 +236,22 @@ def merge_lora(model: torch.nn.Module) -> int:
     number of layers merged; other adapters (Houlsby) cannot be folded and are an error."""
     from speechbrain.nnet.adapters import HoulsbyAdapterLinear, LoRA, replace_module
 
-    if any(isinstance(m, HoulsbyAdapterLinear) for m in model.modules()):
+    if any(isinstance(m, (HoulsbyAdapterLinear, HoulsbyAdapterConv1d)) for m in model.modules()):
         raise SpeechprocError("merge_lora: the model has Houlsby adapters, which cannot be folded into the "
                               "weights (they are non-linear); keep them as modules or use LoRA")
     names = [n for n, m in model.named_modules() if isinstance(m, LoRA)]
     for n in names:
         lora = model.get_submodule(n)
         base = lora.pretrained_module
-        if not isinstance(base, torch.nn.Linear):
-            raise SpeechprocError(f"merge_lora: {n} wraps a {type(base).__name__}; only nn.Linear is folded")
+        up, down = lora.adapter_up_proj.weight, lora.adapter_down_proj.weight
         with torch.no_grad():
-            base.weight += lora.scaling * (lora.adapter_up_proj.weight @ lora.adapter_down_proj.weight)
+            if isinstance(base, torch.nn.Linear):
+                base.weight += lora.scaling * (up @ down)
+            elif isinstance(base, torch.nn.Conv1d):  # up is pointwise: (out, r, 1) x (r, in, k) -> (out, in, k)
+                base.weight += lora.scaling * torch.einsum("or,rik->oik", up[:, :, 0], down)
+            else:
+                raise SpeechprocError(f"merge_lora: {n} wraps a {type(base).__name__}; only nn.Linear and "
+                                      f"nn.Conv1d are folded")
         replace_module(model, n, base)
     return len(names)
 
