@@ -33,6 +33,11 @@
 #      training clips) into exp/${voc_exp}_multi
 #  24  Griffin-Lim vs teacher-only vs multi-speaker vocoder: copy synthesis of the held-out teacher sentences and the 32
 #      real LJSpeech clips (exp/result_vocoder_multi_{teacher,lj}.md, written into README.md)
+#  25  Tacotron 2 and FastSpeech 2 with the multi-speaker vocoder on the held-out sentences, beside Griffin-Lim and the
+#      teacher (exp/result_eval_vocoder.md, written into README.md)
+#  26  FastSpeech 2 speaker adaptation compared: decoder + postnet, full, LoRA, adapters, each fine-tuned on the 25 real
+#      clips; the 4 held-out clips with the multi-speaker vocoder: judge CER, MCD, speaker similarity, DistillMOS
+#      before and after (exp/result_adapt_compare.md, written into README.md)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_utts=1200                          # training sentences (1200 give about 2.3 h of teacher audio)
@@ -68,6 +73,8 @@ recsynth_train_args=                   # stage 21: extra speechproc.bin.train op
 layer_study="2 3 4"                    # stage 22: the encoder layers compared
 layer_study_utts=300                   # stage 22: training sentences of each short pre-training
 layer_study_epochs=6                   # stage 22: its epochs
+fs2_adapt_compare="decoder full lora adapters"  # stage 26: the FastSpeech 2 adaptations compared
+spk_model=../../an4/spk/exp/ecapa      # stage 26: speaker model of the similarity column (egs/an4/spk: bash run.sh)
 judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none
 eval_opts=                             # extra evaluate_tts options, e.g. "--no-f0"
 recipe_main "$@"
