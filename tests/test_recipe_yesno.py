@@ -14,9 +14,9 @@ def test_yesno_recipe_end_to_end(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     score = json.loads((d / "exp/asr/decode_test/score_wer/score.json").read_text())
     assert score["n_utts"] == 30 and score["n"] == 240 and score["n_missing"] == 0
-    # The target is 0 %; runs on this CPU give 0.00 % or 2.08 % (3 of 240 words) depending on
-    # the machine's floating-point scheduling, so the test guards against regressions at 5 %.
-    assert score["wer"] <= 5.0, score
+    # The training pins one thread (num_threads: 1), so the model no longer depends on the caller's thread count:
+    # fresh runs give 0.00 % (README). One word of 240 is allowed for a CPU whose kernels round differently.
+    assert score["wer"] <= 0.42, score
     assert f"%WER {score['wer']:.2f} [ {score['errors']} / 240" in (d / "exp/asr/decode_test/score_wer/result.txt").read_text()
     assert f"|decode_test|test|{score['wer']:.2f}|" in (d / "exp/RESULTS.md").read_text()
     for f in ("cmd.txt", "hparams.yaml", "env.json", "model.pt", "train_log.txt"):
