@@ -358,6 +358,15 @@ def load_trained_modules(exp_dir: PathLike, extra_overrides: Optional[dict] = No
     hparams = load_exp_hparams(exp_dir, extra_overrides)
     state = load_weights(weights)  # tensors and plain data only: loading never runs code
     modules = hparams["modules"]
+    strategy = hparams.get("strategy")
+    model = modules.get("model")
+    if (isinstance(strategy, dict) and strategy.get("name") in ("lora", "adapters") and model is not None
+            and not hasattr(model, "load_trained_state")):
+        # a model of our own adapted by LoRA or adapters (FastSpeech 2): model.pt holds the wrapped layers, so the
+        # same wrapping comes before the weights (pretrained wrappers load their trained part themselves, below)
+        from speechproc.models.pretrained.finetune import apply_strategy
+
+        apply_strategy(model, strategy, encoder_modules=getattr(model, "encoder_modules", ()))
     for name, module in modules.items():
         if name in state["modules"]:
             if hasattr(module, "load_trained_state"):  # pretrained wrappers: model.pt holds the trained part only

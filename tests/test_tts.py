@@ -394,6 +394,13 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
          "--valid_data", "dump/eval", "--train_durations", "exp/dur/train/durations", "--valid_durations",
          "exp/dur/eval/durations", "--token_dir", "data/token/char", "--cmvn_stats", "dump/train/cmvn.npz"],
         ["speechproc.bin.synthesize", "--exp-dir", "exp/fastspeech2", "--data", "data/eval", "exp/fs2_synth"],
+        # speaker adaptation by LoRA on the convolutions: the exp dir keeps the wrapped layers and loads again
+        ["speechproc.bin.train", str(conf), "--output_folder", "exp/fs2_lora", "--train_data", "dump/train",
+         "--valid_data", "dump/eval", "--train_durations", "exp/dur/train/durations", "--valid_durations",
+         "exp/dur/eval/durations", "--token_dir", "data/token/char", "--cmvn_stats", "dump/train/cmvn.npz",
+         "--init_model", "exp/fastspeech2/model.pt", "--number_of_epochs", "1", "--strategy",
+         '{name: lora, lora: {rank: 2, alpha: 4, target_modules: ["fs2.decoder.layers.*.pos_ffn.*.conv"]}}'],
+        ["speechproc.bin.synthesize", "--exp-dir", "exp/fs2_lora", "--data", "data/eval", "exp/fs2_lora_synth"],
     ]
     for cmd in steps:
         p = subprocess.run(py + cmd, capture_output=True, text=True, env=env, cwd=recipe)
@@ -411,6 +418,11 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
     assert (recipe / "exp" / "fastspeech2" / "plots" / "epoch002").is_dir()
     fs2_wavs = sorted((recipe / "exp" / "fs2_synth" / "wav").glob("*.wav"))
     assert [w.stem for w in fs2_wavs] == [w.stem for w in wavs] and sf.info(str(fs2_wavs[0])).frames > 0
+    from speechproc.utils import load_weights
+
+    lora_state = load_weights(recipe / "exp" / "fs2_lora" / "model.pt")["modules"]["model"]
+    assert any(k.endswith("pos_ffn.0.conv.adapter_down_proj.weight") for k in lora_state)
+    assert len(list((recipe / "exp" / "fs2_lora_synth" / "wav").glob("*.wav"))) == len(wavs)
     # durations that do not fit the dump are refused with the file and the utterance
     bad = recipe / "exp" / "dur" / "bad"
     bad.mkdir()

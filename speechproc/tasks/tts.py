@@ -135,10 +135,7 @@ class TTSBrain(TaskBrain):
         if strategy:
             from speechproc.models.pretrained.finetune import apply_strategy
 
-            if dict(strategy).get("name", "full") in ("lora", "adapters"):
-                raise SpeechprocError("strategy: TTS fine-tuning freezes modules (names full, freeze_encoder, with "
-                                      "freeze/unfreeze lists); lora and adapters are for the pretrained ASR models")
-            model = self.modules.model
+            model = self.modules.model  # lora / adapters wrap layers: model.pt keeps them, the loader re-wraps
             apply_strategy(model, strategy, encoder_modules=getattr(model, "encoder_modules", ()))
         super().on_fit_start()
 
