@@ -304,3 +304,15 @@ def test_ct2_decoder_runs_the_model_on_its_own_window_with_beam_search_and_nbest
     assert nb[0][1] == best
     with pytest.raises(SpeechprocError, match="longer than the model's 2-s window"):
         dec(np.zeros(40000, dtype=np.float32))
+    # temperature fallback: a threshold no decode can meet makes every temperature run and the last one answers
+    # (a sampled text, unlike the greedy one); thresholds nothing fails keep the greedy result
+    always = CT2WhisperDecoder(str(out), temperatures=(0.0, 0.5, 1.0), log_prob_threshold=0.0, best_of=3)
+    sampled = always(audio)
+    assert always.last_temperature == 1.0 and sampled[1] and sampled != dec(audio)
+    never = CT2WhisperDecoder(str(out), temperatures=(0.0, 0.5, 1.0), log_prob_threshold=-1e9,
+                              compression_ratio_threshold=1e9)
+    assert never(audio) == dec(audio) and never.last_temperature == 0.0
+    assert dec.needs_fallback("yes yes yes yes yes yes yes yes yes yes yes yes yes yes", -0.1)  # a loop
+    assert not dec.needs_fallback("the quick brown fox", -0.2) and dec.needs_fallback("the quick brown fox", -1.5)
+    with pytest.raises(SpeechprocError, match="must be >= 0"):
+        CT2WhisperDecoder(str(out), temperatures=(-0.1,))

@@ -43,6 +43,10 @@ def get_parser() -> argparse.ArgumentParser:
                         "greedy or beam search with n-best) (default hf)")
     p.add_argument("--beam-size", type=int, default=1, help="ct2: beam size (1: greedy)")
     p.add_argument("--nbest", type=int, default=0, help="ct2: also write the N best hypotheses to OUT_DIR/nbest")
+    p.add_argument("--temperatures", type=float, nargs="+", default=[0.0],
+                   help="ct2: Whisper's temperature fallback, e.g. 0 0.2 0.4 0.6 0.8 1.0: a decode that looks "
+                        "failed (compression ratio > 2.4 or average log-probability < -1) is sampled again at the "
+                        "next temperature (default 0: no fallback)")
     p.add_argument("--model", default="tiny.en", help="Whisper model (default tiny.en)")
     p.add_argument("--features", choices=FEATURE_MODES, default="hf",
                    help="log-mel front end of the hf backend: hf (transformers, as in fine-tuning) or "
@@ -69,7 +73,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     t0 = time.perf_counter()
     transcriber = make_whisper_transcriber(args.backend, args.model, features=args.features,
                                            language=args.language, nthreads=args.nthreads,
-                                           window_seconds=args.window_seconds, beam_size=args.beam_size)
+                                           window_seconds=args.window_seconds, beam_size=args.beam_size,
+                                           temperatures=args.temperatures)
     load_s = time.perf_counter() - t0
     texts, tokens, stats = transcribe_data_dir(transcriber, data, utts)
     nbest_lines: List[str] = []
@@ -89,6 +94,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "language": args.language,
         "window_seconds": getattr(transcriber, "window_seconds", args.window_seconds if args.backend == "hf" else 30.0),
         "beam_size": args.beam_size,
+        "temperatures": args.temperatures,
         "nthreads": args.nthreads,
         "data_dir": str(args.data_dir),
         "n_utts": len(utts),

@@ -791,11 +791,20 @@ class CT2WhisperDecoder:
         window_seconds: None: the exported window (else 30).
         beam_size: 1 = greedy.
         length_penalty: exponent of the length normalisation of beam scores (Whisper: 1).
+        temperatures: Whisper's temperature fallback: the first entry (0: greedy or beam) is decoded, and while
+            the result looks like a failure (:meth:`needs_fallback`: a gzip compression ratio above
+            ``compression_ratio_threshold``, a repetition loop, or an average log-probability below
+            ``log_prob_threshold``) the next temperature samples ``best_of`` hypotheses and keeps the likeliest;
+            the last attempt stands. ``(0.0,)``: no fallback. ``last_temperature`` tells which one answered.
+        seed: CTranslate2's random seed, set before each sampled attempt (the sampling is still not bit-for-bit
+            reproducible from call to call: a fallback decode may differ between runs, as in Whisper).
     """
 
     def __init__(self, model: str, cpu_threads: int = 1, compute_type: Optional[str] = None,
                  window_seconds: Optional[float] = None, beam_size: int = 1, length_penalty: float = 1.0,
-                 language: str = "en"):
+                 language: str = "en", temperatures: Sequence[float] = (0.0,),
+                 compression_ratio_threshold: float = 2.4, log_prob_threshold: float = -1.0, best_of: int = 5,
+                 seed: int = 0):
         import ctranslate2
         from tokenizers import Tokenizer
 
@@ -818,6 +827,13 @@ class CT2WhisperDecoder:
         self.prompt.append(tid("<|notimestamps|>"))
         self.n_mels = self.model.n_mels
         self.beam_size, self.length_penalty = int(beam_size), float(length_penalty)
+        self.temperatures = tuple(float(t) for t in temperatures) or (0.0,)
+        if any(t < 0 for t in self.temperatures):
+            raise SpeechprocError(f"temperatures {self.temperatures}: must be >= 0 (0: greedy or beam search)")
+        self.compression_ratio_threshold = float(compression_ratio_threshold)
+        self.log_prob_threshold = float(log_prob_threshold)
+        self.best_of, self.seed = int(best_of), int(seed)
+        self.last_temperature = self.temperatures[0]
 
     def features(self, audio: np.ndarray) -> np.ndarray:
         if len(audio) > self.frames * 160:
@@ -825,21 +841,47 @@ class CT2WhisperDecoder:
                                   f"{self.window_seconds:g}-s window; cut it first (Speech2Text does)")
         return whisper_features(audio, "hf", self.n_mels)[:, : self.frames]
 
-    def _generate(self, audio: np.ndarray, beam: int, n: int):
+    def _generate(self, audio: np.ndarray, beam: int, n: int, temperature: float = 0.0):
         import ctranslate2
 
         feats = ctranslate2.StorageView.from_array(np.ascontiguousarray(self.features(audio)[None]))
+        sampling = {} if temperature <= 0 else {"sampling_temperature": temperature, "sampling_topk": 0}
         return self.model.generate(feats, [self.prompt], beam_size=beam, num_hypotheses=n, return_scores=True,
                                    length_penalty=self.length_penalty, suppress_blank=True, suppress_tokens=[-1],
-                                   max_length=448)[0]
+                                   max_length=448, **sampling)[0]
 
     def _text(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True).strip()
 
+    def needs_fallback(self, text: str, avg_logprob: float) -> bool:
+        """Whisper's failure test of a decode: the text compresses too well (a repetition loop) or the model was
+        not confident (average log-probability per token below the threshold)."""
+        import zlib
+
+        data = text.encode("utf-8")
+        ratio = len(data) / max(1, len(zlib.compress(data))) if data else 0.0
+        return ratio > self.compression_ratio_threshold or avg_logprob < self.log_prob_threshold
+
     def __call__(self, audio: np.ndarray) -> Tuple[str, List[int]]:
-        """Transcribe one utterance ``(T,)`` at 16 kHz; returns ``(text, token ids)``."""
-        r = self._generate(audio, self.beam_size, 1)
-        return self._text(r.sequences_ids[0]), list(r.sequences_ids[0])
+        """Transcribe one utterance ``(T,)`` at 16 kHz; returns ``(text, token ids)`` (with the temperature
+        fallback when more than one temperature is set)."""
+        import ctranslate2
+
+        for k, t in enumerate(self.temperatures):
+            if t <= 0:
+                r = self._generate(audio, self.beam_size, 1)
+                score, ids = float(r.scores[0]), list(r.sequences_ids[0])
+            else:
+                ctranslate2.set_random_seed(self.seed + k)
+                r = self._generate(audio, 1, self.best_of, temperature=t)
+                score, ids = max(((float(sc), list(i)) for sc, i in zip(r.scores, r.sequences_ids)),
+                                 key=lambda x: x[0])
+            text = self._text(ids)
+            self.last_temperature = t
+            # scores are length-normalised (length_penalty 1: the average log-probability per token)
+            if not self.needs_fallback(text, score):
+                break
+        return text, ids
 
     def nbest(self, audio: np.ndarray, n: int) -> List[Tuple[float, str]]:
         """The ``n`` best hypotheses of a beam of ``max(beam_size, n)``: ``(score, text)``, best first (score: the
@@ -849,13 +891,17 @@ class CT2WhisperDecoder:
 
 
 def make_whisper_transcriber(backend: str, model: str, features: str = "hf", language: str = "en",
-                             nthreads: int = 1, window_seconds: float = 30.0, beam_size: int = 1) -> Any:
+                             nthreads: int = 1, window_seconds: float = 30.0, beam_size: int = 1,
+                             temperatures: Sequence[float] = (0.0,)) -> Any:
     """Build a greedy transcriber: ``backend`` ``hf`` (:class:`HFWhisperGreedy`, converted
     checkpoint, input window ``window_seconds``) or ``faster-whisper`` (:class:`FasterWhisperGreedy`,
     CTranslate2 weights; 30-s window, or an exported model's own, unless ``window_seconds`` says otherwise; note
     that faster-whisper pads every segment's features to 30 s) or ``ct2`` (:class:`CT2WhisperDecoder`:
     CTranslate2 on the model's own window, greedy or ``beam_size``).
-    ``nthreads`` sets torch's or CTranslate2's intra-op threads."""
+    ``nthreads`` sets torch's or CTranslate2's intra-op threads; ``temperatures`` (``ct2`` only): Whisper's
+    temperature fallback (:class:`CT2WhisperDecoder`)."""
+    if tuple(temperatures) != (0.0,) and backend != "ct2":
+        raise SpeechprocError("temperature fallback: use --backend ct2 (hf and faster-whisper run greedy here)")
     if backend == "hf":
         import torch
 
@@ -868,6 +914,7 @@ def make_whisper_transcriber(backend: str, model: str, features: str = "hf", lan
                                    chunk_length=None if window_seconds == 30.0 else window_seconds)
     if backend == "ct2":
         return CT2WhisperDecoder(model, cpu_threads=nthreads, language=language, beam_size=beam_size,
+                                 temperatures=temperatures,
                                  window_seconds=None if window_seconds == 30.0 else window_seconds)
     raise SpeechprocError(f"unknown Whisper backend '{backend}'; choose hf, faster-whisper or ct2")
 
