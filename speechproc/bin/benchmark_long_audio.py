@@ -116,29 +116,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rows.append({"recording": f"{len(data)} utterances one by one", "minutes": round(audio_s / 60, 1),
                  "wer": round(res.error_rate, 2), "wer_one_by_one": round(res.error_rate, 2), **stats,
                  "rtf": round(stats["wall_seconds"] / audio_s, 4)})
-    for minutes, pad in [(m, p) for m in args.minutes for p in (args.pause_pad_seconds or [None])]:
+    for minutes in args.minutes:
         wave, words, ids = build_recording(data, minutes, args.gap)
         wav = out / f"long_{minutes:g}min.wav"
         sf.write(wav, wave, 16000, subtype="PCM_16")
-        cmd = [sys.executable, "-m", "speechproc.bin.transcribe", "--exp-dir", args.exp_dir, str(wav),
-               "--split-pause-seconds", str(args.split_pause_seconds)]
-        if pad is not None:
-            cmd += ["--pause-pad-seconds", str(pad)]
-        if args.mode:
-            cmd += ["--mode", args.mode]
-        txt = out / (f"long_{minutes:g}min.txt" if pad is None else f"long_{minutes:g}min_pad{pad:g}.txt")
-        logger.info("transcribing %s (%.1f min)", wav, len(wave) / 16000 / 60)
-        stats = _run_measured(cmd, txt)
-        text = txt.read_text(encoding="utf-8").strip().partition(" ")[2]
-        res = score({"long": " ".join(words)}, {"long": text}, "word", normalize=args.normalize)
         # the same utterances in the same order, decoded one by one and joined: the like-for-like reference
         same = score({"long": " ".join(words)}, {"long": " ".join(hyp.get(u, "") for u in ids)}, "word",
                      normalize=args.normalize)
-        where = "" if pad is None else f", pieces keep {pad:g} s of each pause"
-        rows.append({"recording": f"{len(wave) / 16000 / 60:.1f} min, utterances + {args.gap:g}-s gaps{where}",
-                     "minutes": round(len(wave) / 16000 / 60, 1), "wer": round(res.error_rate, 2),
-                     "wer_one_by_one": round(same.error_rate, 2), **stats,
-                     "rtf": round(stats["wall_seconds"] / (len(wave) / 16000), 4)})
+        for pad in args.pause_pad_seconds or [None]:
+            cmd = [sys.executable, "-m", "speechproc.bin.transcribe", "--exp-dir", args.exp_dir, str(wav),
+                   "--split-pause-seconds", str(args.split_pause_seconds)]
+            if pad is not None:
+                cmd += ["--pause-pad-seconds", str(pad)]
+            if args.mode:
+                cmd += ["--mode", args.mode]
+            txt = out / (f"long_{minutes:g}min.txt" if pad is None else f"long_{minutes:g}min_pad{pad:g}.txt")
+            logger.info("transcribing %s (%.1f min)", wav, len(wave) / 16000 / 60)
+            stats = _run_measured(cmd, txt)
+            text = txt.read_text(encoding="utf-8").strip().partition(" ")[2]
+            res = score({"long": " ".join(words)}, {"long": text}, "word", normalize=args.normalize)
+            where = "" if pad is None else f", pieces keep {pad:g} s of each pause"
+            rows.append({"recording": f"{len(wave) / 16000 / 60:.1f} min, utterances + {args.gap:g}-s gaps{where}",
+                         "minutes": round(len(wave) / 16000 / 60, 1), "wer": round(res.error_rate, 2),
+                         "wer_one_by_one": round(same.error_rate, 2), **stats,
+                         "rtf": round(stats["wall_seconds"] / (len(wave) / 16000), 4)})
         if not args.keep_audio:
             wav.unlink()
     result = {"exp_dir": args.exp_dir, "data": args.data, "gap": args.gap, "mode": args.mode,

@@ -27,6 +27,7 @@ max_decode_ratio batch_seconds max_segment_seconds``; the verb ``decode_asr`` wr
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -124,7 +125,8 @@ def pause_cuts(wave: np.ndarray, sample_rate: int, max_seconds: float, min_tail_
         db = 10 * np.log10(raw + 1e-12)
         quiet = db < db.max() - 40.0
         need = max(1, int(round(split_pause_seconds / hop_seconds)))
-        pad = None if pause_pad_seconds is None else max(0, int(pause_pad_seconds * sample_rate))
+        # no pad: the whole pause stays, cut in its middle (a pad wider than half the pause gives the same)
+        pad = math.inf if pause_pad_seconds is None else max(0, int(pause_pad_seconds * sample_rate))
         spans, start, i = [], 0, 0  # (start, end) of the speech stretches between the pauses
         while i < frames:
             if quiet[i]:
@@ -132,17 +134,13 @@ def pause_cuts(wave: np.ndarray, sample_rate: int, max_seconds: float, min_tail_
                 while j + 1 < frames and quiet[j + 1]:
                     j += 1
                 a, b = i * hop, (j + 1) * hop if j < frames - 1 else n
-                if pad is None:
-                    if j - i + 1 >= need and i > 0 and j < frames - 1:
-                        spans.append((start, ((i + j) // 2) * hop))
-                        start = spans[-1][1]
-                elif i == 0:  # leading silence
+                if i == 0:  # leading silence
                     start = max(b - pad, 0)
                 elif j == frames - 1:  # trailing silence
                     spans.append((start, min(a + pad, n)))
                     start = n
                 elif j - i + 1 >= need:
-                    mid = (a + b) // 2
+                    mid = ((i + j) // 2) * hop if pause_pad_seconds is None else (a + b) // 2  # frame / sample middle
                     spans.append((start, min(a + pad, mid)))
                     start = max(b - pad, mid)
                 i = j + 1
@@ -369,10 +367,6 @@ class Speech2Text:
         """Texts of a padded batch of features."""
         return [self.tokenizer.decode(ids) for ids in self.decode_ids(feats, lengths)]
 
-    def _pause_pad(self) -> Optional[float]:
-        pad = self.config["pause_pad_seconds"]
-        return None if pad is None else float(pad)
-
     def transcribe_batch(self, waves: Sequence[Union[np.ndarray, torch.Tensor]], sample_rate: Optional[int] = None) -> List[str]:
         """Texts of several waveforms (float, mono), each of any length: waveforms longer than
         ``max_segment_seconds`` are cut at pauses (:func:`pause_cuts`) and their pieces' texts joined;
@@ -391,7 +385,7 @@ class Speech2Text:
                 w = resample(w, sample_rate, rate)
             pieces += [(i, w[a:b]) for a, b in pause_cuts(w, rate, float(self.config["max_segment_seconds"]),
                                                            split_pause_seconds=float(self.config["split_pause_seconds"]),
-                                                           pause_pad_seconds=self._pause_pad())]
+                                                           pause_pad_seconds=self.config["pause_pad_seconds"])]
         texts: List[List[str]] = [[] for _ in waves]
         budget = float(self.config["batch_seconds"]) * rate
         batch: List[Tuple[int, np.ndarray]] = []

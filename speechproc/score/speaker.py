@@ -68,13 +68,8 @@ def load_speaker_embedder(speaker_exp: Optional[PathLike]) -> Tuple[Optional[Emb
 
 
 def data_dir_centroid(embed: Embedder, data: Any) -> np.ndarray:
-    """The speaker model of a data dir's voice: the mean of its utterances' L2-normalised embeddings."""
-    embs = []
-    for u in data.utts:
-        w, sr = data.load_audio(u)
-        e = np.ravel(np.asarray(embed(w, sr), dtype=np.float64))
-        embs.append(e / max(np.linalg.norm(e), 1e-12))
-    return np.mean(embs, axis=0)
+    """The speaker model of a data dir's voice: the :func:`centroid` of its utterances' embeddings."""
+    return centroid([np.asarray(embed(*data.load_audio(u)), dtype=np.float64) for u in data.utts])
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

@@ -95,11 +95,6 @@ def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _unit(e: Any) -> np.ndarray:
-    e = np.ravel(np.asarray(e, dtype=np.float64))
-    return e / max(float(np.linalg.norm(e)), 1e-12)
-
-
 def _mean(xs: Sequence[float]) -> float:
     vals = [x for x in xs if not math.isnan(x)]
     return float(np.mean(vals)) if vals else float("nan")
@@ -210,7 +205,7 @@ def evaluate_synthesis(
             return previous
     embed = None
     if speaker_exp is not None:
-        from speechproc.score.speaker import load_speaker_embedder
+        from speechproc.score.speaker import centroid, cosine, data_dir_centroid, load_speaker_embedder
 
         embed, _ = load_speaker_embedder(speaker_exp)
     emb_syn: Dict[str, np.ndarray] = {}
@@ -221,8 +216,9 @@ def evaluate_synthesis(
         syn, sr_syn = syn_data.load_audio(utt)
         ref, sr_ref = ref_data.load_audio(utt)
         if embed is not None:
-            emb_syn[utt] = _unit(embed(syn, sr_syn))
-            emb_ref[utt] = _unit(embed(ref, sr_ref))
+            emb_syn[utt] = np.asarray(embed(syn, sr_syn), dtype=np.float64)
+            if speaker_ref is None or judge_natural:
+                emb_ref[utt] = np.asarray(embed(ref, sr_ref), dtype=np.float64)
         if len(syn) == 0 or float(np.abs(syn).max()) < 1e-6:
             raise SpeechprocError(f"{synth_dir}/wav.scp: utterance '{utt}' is empty or silent; the synthesis that "
                                   f"wrote it failed: re-run it and check its log")
@@ -245,19 +241,16 @@ def evaluate_synthesis(
         rows.append(nat_row)
         sets.append(("natural", ref_data, nat_row))
     if embed is not None:
-        if speaker_ref is not None:
-            from speechproc.score.speaker import data_dir_centroid
-
-            c = data_dir_centroid(embed, DataDir.load(speaker_ref))
-            syn_row["spk_sim"] = _mean([float(e @ c / np.linalg.norm(c)) for e in emb_syn.values()])
-            if judge_natural:
-                nat_row["spk_sim"] = _mean([float(e @ c / np.linalg.norm(c)) for e in emb_ref.values()])
-        else:
-            total = np.sum(list(emb_ref.values()), axis=0)
-            syn_row["spk_sim"] = _mean([float(e @ total / np.linalg.norm(total)) for e in emb_syn.values()])
-            if judge_natural and len(emb_ref) > 1:  # each natural utterance against the centroid of the others
-                nat_row["spk_sim"] = _mean([float(e @ (total - e) / np.linalg.norm(total - e))
-                                            for e in emb_ref.values()])
+        # the speaker model: --speaker-ref's centroid, else the natural clips' own, each natural clip then measured
+        # against the centroid of the others so that it is not its own reference
+        c = data_dir_centroid(embed, DataDir.load(speaker_ref)) if speaker_ref is not None else centroid(
+            list(emb_ref.values()))
+        syn_row["spk_sim"] = _mean([cosine(e, c) for e in emb_syn.values()])
+        if judge_natural and speaker_ref is not None:
+            nat_row["spk_sim"] = _mean([cosine(e, c) for e in emb_ref.values()])
+        elif judge_natural and len(emb_ref) > 1:
+            nat_row["spk_sim"] = _mean([cosine(e, centroid([o for v, o in emb_ref.items() if v != u]))
+                                        for u, e in emb_ref.items()])
     out.mkdir(parents=True, exist_ok=True)
     if mos is not False:
         from speechproc.score.mos import MOSPredictor, predict_data_dir, write_mos

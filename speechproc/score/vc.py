@@ -45,17 +45,12 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from speechproc.score.speaker import data_dir_centroid, load_speaker_embedder
+from speechproc.score.speaker import cosine, data_dir_centroid, load_speaker_embedder
 from speechproc.utils import PathLike, SpeechprocError, atomic_write_text
 
 __all__ = ["load_speaker_embedder", "format_vc_table", "evaluate_conversion"]
 
 logger = logging.getLogger(__name__)
-
-
-def _cos(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
-    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -216,7 +211,7 @@ def evaluate_conversion(
                 r["f0_mean"] = _mean_f0(own_f0 if own_f0 is not None else world_analysis(w, sr).f0)
             if embed is not None:
                 e = np.asarray(embed(w, sr))
-                r["sim_tgt"], r["sim_src"] = _cos(e, centroids["tgt"]), _cos(e, centroids["src"])
+                r["sim_tgt"], r["sim_src"] = cosine(e, centroids["tgt"]), cosine(e, centroids["src"])
             utt_rows.append(r)
         row: Dict[str, Any] = {"system": name, "n": len(fids)}
         if mos is not False:

@@ -841,10 +841,13 @@ class CT2WhisperDecoder:
                                   f"{self.window_seconds:g}-s window; cut it first (Speech2Text does)")
         return whisper_features(audio, "hf", self.n_mels)[:, : self.frames]
 
-    def _generate(self, audio: np.ndarray, beam: int, n: int, temperature: float = 0.0):
+    def _storage(self, audio: np.ndarray):
         import ctranslate2
 
-        feats = ctranslate2.StorageView.from_array(np.ascontiguousarray(self.features(audio)[None]))
+        return ctranslate2.StorageView.from_array(np.ascontiguousarray(self.features(audio)[None]))
+
+    def _generate(self, feats, beam: int, n: int, temperature: float = 0.0):
+        """One ``generate`` call on the features of :meth:`_storage` (made once per utterance)."""
         sampling = {} if temperature <= 0 else {"sampling_temperature": temperature, "sampling_topk": 0}
         return self.model.generate(feats, [self.prompt], beam_size=beam, num_hypotheses=n, return_scores=True,
                                    length_penalty=self.length_penalty, suppress_blank=True, suppress_tokens=[-1],
@@ -867,13 +870,14 @@ class CT2WhisperDecoder:
         fallback when more than one temperature is set)."""
         import ctranslate2
 
+        feats = self._storage(audio)  # once, however many temperatures are tried
         for k, t in enumerate(self.temperatures):
             if t <= 0:
-                r = self._generate(audio, self.beam_size, 1)
+                r = self._generate(feats, self.beam_size, 1)
                 score, ids = float(r.scores[0]), list(r.sequences_ids[0])
             else:
                 ctranslate2.set_random_seed(self.seed + k)
-                r = self._generate(audio, 1, self.best_of, temperature=t)
+                r = self._generate(feats, 1, self.best_of, temperature=t)
                 score, ids = max(((float(sc), list(i)) for sc, i in zip(r.scores, r.sequences_ids)),
                                  key=lambda x: x[0])
             text = self._text(ids)
@@ -886,7 +890,7 @@ class CT2WhisperDecoder:
     def nbest(self, audio: np.ndarray, n: int) -> List[Tuple[float, str]]:
         """The ``n`` best hypotheses of a beam of ``max(beam_size, n)``: ``(score, text)``, best first (score: the
         length-normalised log-probability)."""
-        r = self._generate(audio, max(self.beam_size, n), n)
+        r = self._generate(self._storage(audio), max(self.beam_size, n), n)
         return [(float(sc), self._text(ids)) for sc, ids in zip(r.scores, r.sequences_ids)]
 
 
