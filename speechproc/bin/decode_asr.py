@@ -46,6 +46,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-utts", type=int, default=None, help="decode only the first N utterances")
     p.add_argument("--job", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--onnx", default=None, help="run the encoder exported by export_onnx (EXP_DIR/onnx) with ONNX "
+                   "Runtime instead of PyTorch")
     return p
 
 
@@ -85,7 +87,7 @@ def _run_job(args) -> None:
 
     torch.set_num_threads(1 if args.nj > 1 else torch.get_num_threads())
     cfg = DecodeConfig(args.config, **_decode_opts(args))
-    s2t = Speech2Text.from_pretrained(args.exp_dir, lm_dir=args.lm_dir, device=args.device, **cfg)
+    s2t = Speech2Text.from_pretrained(args.exp_dir, lm_dir=args.lm_dir, device=args.device, onnx=args.onnx, **cfg)
     data = args.data
     if args.job is not None:
         data = str(Path(args.out_dir) / "split" / str(args.job) / "data")
@@ -139,7 +141,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         atomic_write_text(d / "fbank.json", (Path(args.data) / "fbank.json").read_text())
             words = [sys.executable, "-m", "speechproc.bin.decode_asr", "--exp-dir", args.exp_dir, "--data", args.data,
                      "--job", "JOB", "--nj", str(nj), "--device", args.device]
-            for flag, value in (("--config", args.config), ("--lm-dir", args.lm_dir)):
+            for flag, value in (("--config", args.config), ("--lm-dir", args.lm_dir), ("--onnx", args.onnx)):
                 if value:
                     words += [flag, value]
             for k, v in _decode_opts(args).items():
@@ -163,7 +165,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         info = {
             "command": " ".join(shlex.quote(a) for a in [sys.executable, "-m", "speechproc.bin.decode_asr",
                                                             *(sys.argv[1:] if argv is None else argv)]),
-            "exp_dir": args.exp_dir, "data": args.data, "lm_dir": args.lm_dir, "nj": args.nj,
+            "exp_dir": args.exp_dir, "data": args.data, "lm_dir": args.lm_dir, "onnx": args.onnx, "nj": args.nj,
             "config": cfg,
             "audio_seconds": round(timing["audio_seconds"], 2),
             "decode_cpu_seconds": round(timing["decode_seconds"], 2),

@@ -35,6 +35,8 @@ def get_parser() -> argparse.ArgumentParser:
                    help="with --split-pause-seconds: keep this much of each pause around the speech and drop the "
                         "rest (default: cut in the middle of the pause)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--onnx", default=None, help="the encoder exported by export_onnx (EXP_DIR/onnx), run with ONNX "
+                   "Runtime")
     return p
 
 
@@ -49,7 +51,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                       device=args.device, beam_size=args.beam_size, ctc_weight=args.ctc_weight,
                                       lm_weight=args.lm_weight, mode=args.mode,
                                       split_pause_seconds=args.split_pause_seconds,
-                                      pause_pad_seconds=args.pause_pad_seconds)
+                                      pause_pad_seconds=args.pause_pad_seconds, onnx=args.onnx)
     if args.data:
         from speechproc.data.dataset import load_data_dir
 

@@ -229,7 +229,7 @@ class Speech2Text:
     """
 
     def __init__(self, model, normalize, tokenizer, fbank_config=None, lm=None, device: str = "cpu",
-                 input: str = "fbank", **decode) -> None:
+                 input: str = "fbank", onnx: Optional[PathLike] = None, **decode) -> None:
         from speechproc.features.fbank import FbankConfig
 
         self.model = model.to(device).eval()
@@ -256,11 +256,21 @@ class Speech2Text:
             raise SpeechprocError(f"decode mode greedy_ctc needs a CTC model; {type(self.model).__name__} has no CTC "
                                   f"head: use mode greedy")
         self.searcher = self._build_searcher() if self.config["mode"] == "beam" else None
+        self.onnx = None
+        if onnx is not None:  # the exported encoder + CTC head (speechproc.decode.onnx) replaces the PyTorch one
+            from speechproc.decode.onnx import OnnxEncoder
+
+            if self.input != "fbank" or mode == "greedy":
+                raise SpeechprocError("an ONNX encoder serves Conformer/Transformer CTC models (decode modes "
+                                      "greedy_ctc and beam), not Whisper-style models")
+            self.onnx = OnnxEncoder(onnx)
 
     @classmethod
     def from_pretrained(cls, exp_dir: PathLike, decode_config: Optional[PathLike] = None,
-                        lm_dir: Optional[PathLike] = None, device: str = "cpu", **decode) -> "Speech2Text":
-        """Load ``exp_dir`` (``hparams.yaml`` + averaged ``model.pt``) and optionally an LM exp dir."""
+                        lm_dir: Optional[PathLike] = None, device: str = "cpu", onnx: Optional[PathLike] = None,
+                        **decode) -> "Speech2Text":
+        """Load ``exp_dir`` (``hparams.yaml`` + averaged ``model.pt``) and optionally an LM exp dir; ``onnx``: an
+        exported encoder (``EXP_DIR/onnx``, :func:`speechproc.decode.onnx.export_asr_onnx`) run with ONNX Runtime."""
         hparams, modules = load_trained_modules(exp_dir, device=device)
         lm = None
         if lm_dir is not None:
@@ -274,7 +284,7 @@ class Speech2Text:
 
             fbank_config = load_fbank_config(train_data)
         return cls(modules["model"], modules.get("normalize"), hparams["tokenizer"], fbank_config, lm, device,
-                   input=hparams.get("input", "fbank"), **cfg)
+                   input=hparams.get("input", "fbank"), onnx=onnx, **cfg)
 
     # ------------------------------------------------------------------
     def _build_searcher(self):
@@ -349,11 +359,17 @@ class Speech2Text:
             return self.model.greedy_decode(feats, lengths)
         if self.input == "fbank" and int(lengths.min()) < 7:
             raise SpeechprocError("an utterance is shorter than 7 frames (~0.09 s); it cannot be recognised")
-        if self.normalize is not None:
-            feats, _ = self.normalize(feats, lengths)
-        enc, enc_lengths = self.model.encode(feats, lengths)
+        if self.onnx is not None:  # normalisation, encoder and CTC head in one ONNX Runtime call
+            logp, enc, enc_lengths = self.onnx(feats, lengths)
+            enc, enc_lengths = enc.to(self.device), enc_lengths.to(self.device)
+        else:
+            if self.normalize is not None:
+                feats, _ = self.normalize(feats, lengths)
+            enc, enc_lengths = self.model.encode(feats, lengths)
+            logp = None
         if self.config["mode"] == "greedy_ctc":
-            return ctc_greedy_ids(self.model.ctc_logprobs(enc), enc_lengths, self.tokenizer.blank_id)
+            logp = self.model.ctc_logprobs(enc) if logp is None else logp
+            return ctc_greedy_ids(logp, enc_lengths, self.tokenizer.blank_id)
         rel = enc_lengths.float() / enc.shape[1]
         hyps, _, _, _ = self.searcher(enc, rel)
         eos = self.tokenizer.eos_id

@@ -46,6 +46,7 @@ class Conv2dSubsampling(nn.Module):
         self.conv = nn.Sequential(
             nn.Conv2d(1, channels, 3, 2), nn.ReLU(), nn.Conv2d(channels, channels, 3, 2), nn.ReLU()
         )
+        self.input_size = input_size
         self.output_size = channels * (((input_size - 1) // 2 - 1) // 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -146,10 +147,17 @@ class ConformerASR(nn.Module):
         """
         x = self.subsampling(feats)
         enc_lengths = subsampled_lengths(lengths).clamp(max=x.shape[1])
-        rel = enc_lengths.float() / max(x.shape[1], 1)
-        enc = self.transformer.encode(x, rel)
-        mask = torch.arange(enc.shape[1], device=enc.device)[None, :] >= enc_lengths[:, None]
-        return enc.masked_fill(mask.unsqueeze(-1), 0.0), enc_lengths
+        # the padding mask from the exact frame counts (SpeechBrain's TransformerASR.encode rebuilds the same mask
+        # from relative lengths with Python-side sizes, which an exported graph would freeze to one batch size)
+        pad = torch.arange(x.shape[1], device=x.device)[None, :] >= enc_lengths[:, None]
+        t = self.transformer
+        x = t.custom_src_module(x)
+        if t.attention_type == "RelPosMHAXL":
+            pos = t.positional_encoding(x)
+        else:
+            x, pos = x + t.positional_encoding(x), None
+        enc, _ = t.encoder(src=x, src_mask=None, src_key_padding_mask=pad, pos_embs=pos)
+        return enc.masked_fill(pad.unsqueeze(-1), 0.0), enc_lengths
 
     def ctc_logprobs(self, enc: torch.Tensor) -> torch.Tensor:
         """CTC log-probabilities ``(B, T', V)`` of encoder output ``(B, T', d_model)``."""
