@@ -35,6 +35,8 @@ def recipe_copy(tmp_path: Path, recipe: str) -> Path:
             shutil.copytree(src / sub, dst / sub, ignore=shutil.ignore_patterns("__pycache__"))
     if not (tmp_path / "tools").exists():
         (tmp_path / "tools").symlink_to(REPO / "tools")
+    if not (tmp_path / "egs" / "TEMPLATE").exists():  # the shared stage scripts of `recipe_template NAME`
+        (tmp_path / "egs" / "TEMPLATE").symlink_to(REPO / "egs" / "TEMPLATE")
     return dst
 
 

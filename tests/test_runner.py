@@ -72,6 +72,30 @@ def test_profiles_keep_their_own_done_markers(tmp_path: Path) -> None:
     assert run(d).stdout.count("done already") == 3
 
 
+def test_a_template_shares_stages_and_options_and_a_recipe_script_replaces_its_namesake(tmp_path: Path) -> None:
+    tpl = tmp_path / "egs" / "TEMPLATE" / "toy"
+    tpl.mkdir(parents=True)
+    (tpl / "options.sh").write_text("lr=0.1                  # learning rate\nepochs=5                # epochs\n")
+    (tpl / "01_prep.sh").write_text("#!/usr/bin/env bash\n# template prep\necho template > prep.txt\n")
+    (tpl / "02_train.sh").write_text("#!/usr/bin/env bash\n# train with lr $lr\necho \"$lr $epochs $PWD\" > train.txt\n")
+    d = tmp_path / "egs" / "corpus" / "toy"
+    d.mkdir(parents=True)
+    (tmp_path / "tools").symlink_to(REPO / "tools")
+    (d / "run.sh").write_text("#!/usr/bin/env bash\n" '. "$(dirname "$0")/../../../tools/recipe.sh"\n'
+                              "recipe_template toy\nlr=0.5                  # this corpus's rate\n" 'recipe_main "$@"\n')
+    (d / "01_prep.sh").write_text("#!/usr/bin/env bash\n# corpus prep\necho corpus > prep.txt\n")
+    out = run(d, "--help").stdout
+    assert "[0.5] this corpus's rate" in out and "--epochs" in out and "[5] epochs" in out
+    assert "    1  corpus prep" in out and "    2  train with lr 0.5" in out
+    run(d, "--epochs", "7")
+    assert (d / "prep.txt").read_text() == "corpus\n"  # the recipe's own stage 1, not the template's
+    assert (d / "train.txt").read_text() == f"0.5 7 {d}\n"  # the template's stage 2, run in the recipe dir
+    assert "done already" in run(d, "--epochs", "7").stdout
+    (d / "run.sh").write_text((d / "run.sh").read_text().replace("recipe_template toy", "recipe_template nope"))
+    p = run(d, "--help", check=False)
+    assert p.returncode != 0 and "recipe_template nope: no template egs/TEMPLATE/nope" in p.stderr
+
+
 def test_options_unknown_option_and_bad_values(tmp_path: Path) -> None:
     d = toy_recipe(tmp_path)
     p = run(d, "--no-such-option", "1", check=False)

@@ -24,6 +24,31 @@ def _set_in(text: str) -> set:
     return {w for group in found for w in group.split()}
 
 
+def _template_of(recipe: Path):
+    """``egs/TEMPLATE/<name>`` of a run.sh that calls ``recipe_template <name>``, else None."""
+    m = re.search(r"^recipe_template\s+(\S+)", (recipe / "run.sh").read_text(), re.M)
+    return REPO / "egs" / "TEMPLATE" / m.group(1) if m else None
+
+
+def _recipes_of(script: Path) -> list:
+    """The recipe dirs a stage script runs in: its own, or for a template's script every recipe using it."""
+    if script.parent.parent.name != "TEMPLATE":
+        return [script.parent]
+    return [run.parent for run in sorted(REPO.glob("egs/*/*/run.sh")) if _template_of(run.parent) == script.parent]
+
+
+def test_every_template_serves_a_recipe_and_no_recipe_links_its_stage_scripts() -> None:
+    for template in sorted((REPO / "egs" / "TEMPLATE").iterdir()):
+        assert len(_recipes_of(template / "options.sh")) >= 2, f"{template}: shared by fewer than two recipes"
+    import subprocess
+
+    staged = subprocess.run(["git", "ls-files", "--stage", "egs"], cwd=REPO, capture_output=True, text=True)
+    if staged.returncode != 0:
+        pytest.skip("not a git checkout")
+    links = [line.split("\t")[1] for line in staged.stdout.splitlines() if line.startswith("120000")]
+    assert links == []  # shared stage scripts and configs live in egs/TEMPLATE or are the recipe's own files
+
+
 def test_there_are_stage_scripts() -> None:
     assert len(SCRIPTS) > 40
 
@@ -40,10 +65,14 @@ def problems(script: Path) -> list:
     unknown = set(re.findall(r"speechproc\.bin\.([a-z_0-9]+)", text)) - VERBS
     if unknown:
         out.append(f"verbs that do not exist: {sorted(unknown)}")
-    recipe = script.parent
-    allowed = COMMON | _options(recipe / "run.sh") | _set_in(text)
-    if (recipe / "db.sh").is_file():
-        allowed |= _set_in((recipe / "db.sh").read_text())
+    allowed = COMMON | _set_in(text)
+    for recipe in _recipes_of(script):
+        allowed |= _options(recipe / "run.sh")
+        if (recipe / "db.sh").is_file():
+            allowed |= _set_in((recipe / "db.sh").read_text())
+        template = _template_of(recipe)
+        if template is not None and (template / "options.sh").is_file():
+            allowed |= _options(template / "options.sh")
     code = "\n".join(ln.split(" #")[0] for ln in lines if not ln.lstrip().startswith("#"))
     undefined = set(re.findall(r"\$\{?([a-z_][a-z0-9_]*)", code)) - allowed
     if undefined:

@@ -71,19 +71,40 @@ _recipe_options() { echo "$_recipe_option_list"; }
 # The comment at the end of `name=value  # comment` in run.sh or in this file.
 _recipe_option_doc() {
   local name=$1 line
-  line=$(grep -h -m1 -E "^${name}=" "$_recipe_runsh" "${BASH_SOURCE[0]}" 2>/dev/null | head -n1)
+  line=$(grep -h -m1 -E "^${name}=" "$_recipe_runsh" ${_recipe_template_dir:+"$_recipe_template_dir/options.sh"} \
+    "${BASH_SOURCE[0]}" 2>/dev/null | head -n1)
   case "$line" in *"#"*) echo "${line#*#}" | sed 's/^ *//' ;; esac
 }
 
+# A recipe that shares its stages with others (ESPnet's egs2/TEMPLATE): `recipe_template NAME` in run.sh, after
+# sourcing this file and before its own options. The numbered stage scripts of egs/TEMPLATE/NAME then run for this
+# recipe too (in the recipe dir, on its data/, conf/ and exp/), and egs/TEMPLATE/NAME/options.sh declares the options
+# they share; the recipe's own options (assigned after the call) override those defaults, and its own NN_<name>.sh
+# replaces the template's script of the same name (corpus-specific data preparation).
+_recipe_template_dir=
+recipe_template() {
+  _recipe_template_dir=$(cd "$_recipe_dir/../../TEMPLATE/$1" 2>/dev/null && pwd) \
+    || _recipe_die "recipe_template $1: no template egs/TEMPLATE/$1 next to this recipe"
+  if [ -f "$_recipe_template_dir/options.sh" ]; then . "$_recipe_template_dir/options.sh"; fi
+}
+
+# The stage script names of the recipe (its own and its template's), in order.
 _recipe_stage_scripts() {
-  find "$_recipe_dir" -maxdepth 1 -name '[0-9][0-9]_*.sh' -printf '%f\n' | LC_ALL=C sort
+  { find "$_recipe_dir" -maxdepth 1 -name '[0-9][0-9]_*.sh' -printf '%f\n'
+    [ -z "$_recipe_template_dir" ] || find "$_recipe_template_dir" -maxdepth 1 -name '[0-9][0-9]_*.sh' -printf '%f\n'
+  } | LC_ALL=C sort -u
+}
+
+# The file of stage script NAME: the recipe's own, else its template's.
+_recipe_script() {
+  if [ -f "$_recipe_dir/$1" ] || [ -z "$_recipe_template_dir" ]; then echo "$_recipe_dir/$1"; else echo "$_recipe_template_dir/$1"; fi
 }
 
 # First comment line after the shebang: "# <what this stage does>", with the recipe options it names
 # ($name or ${name}) replaced by their values.
 _recipe_stage_title() {
   local line name n
-  line=$(sed -n '2,5{/^# /{s/^# //;p;q}}' "$_recipe_dir/$1")
+  line=$(sed -n '2,5{/^# /{s/^# //;p;q}}' "$(_recipe_script "$1")")
   for name in $(_recipe_options); do
     line=${line//"\${$name}"/${!name}}
     n=0
@@ -143,7 +164,7 @@ _recipe_parse() {
 # Outputs a stage declares with "# outputs: a b c"; empty when it declares none.
 _recipe_stage_outputs() {
   local line
-  line=$(grep -m1 -E '^# outputs:' "$_recipe_dir/$1" || true)
+  line=$(grep -m1 -E '^# outputs:' "$(_recipe_script "$1")" || true)
   [ -n "$line" ] || return 0
   eval "echo ${line#\# outputs:}"
 }
@@ -158,7 +179,8 @@ _recipe_marks() {
 # What a stage consumed, as one hash: the script, the options it reads with their values (and the
 # content of an option's file: a config), and the markers of the earlier stages that are done.
 _recipe_stage_inputs() {
-  local script=$1 name value up
+  local script name value up
+  script=$(_recipe_script "$1")
   {
     echo "script $(sha256sum < "$script" | cut -d' ' -f1)"
     for name in $(_recipe_options); do
@@ -173,7 +195,7 @@ _recipe_stage_inputs() {
       if [ -f "$value" ]; then echo "file $value $(sha256sum < "$value" | cut -d' ' -f1)"; fi
     done
     for up in $(_recipe_stage_scripts); do
-      [ "$up" \< "$script" ] || break
+      [ "$up" \< "$1" ] || break
       if [ -f "$(_recipe_marks)/${up%.sh}.done" ]; then
         echo "upstream $up $(tr "\n" " " < "$(_recipe_marks)/${up%.sh}.done")"
       fi
@@ -256,7 +278,7 @@ recipe_main() {
     _recipe_log "Stage $n: $title"
     start=${EPOCHREALTIME/./}
     rc=0
-    bash -euo pipefail "./$script" 9>&- || rc=$?
+    bash -euo pipefail "$(_recipe_script "$script")" 9>&- || rc=$?
     elapsed=$(( ${EPOCHREALTIME/./} - start ))
     elapsed=$(printf '%d.%d' $((elapsed / 1000000)) $(( (elapsed / 100000) % 10 )))
     if [ "$rc" -ne 0 ]; then

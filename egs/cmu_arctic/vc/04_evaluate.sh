@@ -1,1 +1,0 @@
-../../vcc2016/vc/04_evaluate.sh
