@@ -25,7 +25,7 @@
 #     and of the earlier stages' markers.
 #     A done stage whose inputs changed runs again, and so does every later stage (their
 #     upstream markers changed), so results never describe an older model. Options that only
-#     say how to run (nj, cmd, cmd_conf, nproc, ngpu, stage, stop_stage, force) are not inputs.
+#     say how to run (nj, cmd, cmd_conf, nproc, stage, stop_stage, force) are not inputs.
 # Stage scripts write their outputs through the speechproc verbs, which write to temporary
 # names and rename, so a stage killed half-way never leaves outputs that look complete.
 
@@ -34,13 +34,12 @@ stage=1            # first stage to run
 stop_stage=10000   # last stage to run
 nj=4               # number of parallel jobs for split work (decoding, feature extraction, ...)
 cmd=local          # job backend: local or slurm
-cmd_conf=conf/slurm.yaml  # site options for --cmd slurm (partition, time, mem, cpus, gpus); tools/slurm/slurm.yaml when the recipe has none
+cmd_conf=conf/slurm.yaml  # site options for --cmd slurm (partition, time, mem, cpus, gpus: GPUs per job); tools/slurm/slurm.yaml when the recipe has none
 nproc=1            # processes per training job (torchrun --nproc_per_node)
-ngpu=0             # GPUs per training job
 force=false        # redo stages that are marked done
 profile=full       # config set: full (the benchmark configs) or quick (small configs for a fast end-to-end run)
 
-_recipe_common_opts="stage stop_stage nj cmd cmd_conf nproc ngpu force profile"
+_recipe_common_opts="stage stop_stage nj cmd cmd_conf nproc force profile"
 _recipe_vars_before=$(compgen -v)
 _recipe_runsh=$(cd "$(dirname "${BASH_SOURCE[1]:-$0}")" && pwd)/$(basename "${BASH_SOURCE[1]:-$0}")
 _recipe_dir=$(dirname "$_recipe_runsh")
@@ -169,7 +168,7 @@ _recipe_stage_outputs() {
   eval "echo ${line#\# outputs:}"
 }
 
-_recipe_how_to_run="stage stop_stage nj cmd cmd_conf nproc ngpu force"
+_recipe_how_to_run="stage stop_stage nj cmd cmd_conf nproc force"
 
 # Where the done-markers of the chosen profile live (the full profile keeps the historical .stages/).
 _recipe_marks() {

@@ -79,12 +79,12 @@ def _exportable_attention() -> Iterator[None]:
 
 @contextlib.contextmanager
 def _quiet(sink: io.StringIO) -> Iterator[None]:
-    """The exporter's prints, warnings and INFO logs go to ``sink`` instead of the console."""
+    """The exporter's prints, warnings and notes (its loggers below ERROR) stay off the console."""
     loggers = [logging.getLogger(n) for n in ("onnx_ir", "onnxscript", "torch.onnx")]
     levels = [q.level for q in loggers]
     try:
         for q in loggers:
-            q.setLevel(logging.WARNING)
+            q.setLevel(logging.ERROR)
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield

@@ -10,6 +10,7 @@
 #   7  ASR training: joint CTC/attention Conformer (exp/asr_conformer)
 #   8  decoding: beam search without / with LM, JOB=1:nj (exp/asr_conformer/decode_test_beam[_lm])
 #   9  scoring: WER/CER result.txt per decode dir, exp/RESULTS.md
+#  10  ONNX export of the encoder + CTC head, PyTorch vs ONNX Runtime on test (exp/asr_conformer/onnx, README)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_dev=100   # utterances of train held out as train_dev (ESPnet: the first 100)
@@ -29,4 +30,5 @@ lm_decode_config=conf/decode_asr_lm.yaml # decode settings with LM
 train_args=                      # extra speechproc.bin.train options (yaml overrides), e.g. "--number_of_epochs 5 --lr 0.001"
 decode_args=                     # extra speechproc.bin.decode_asr options, e.g. "--beam-size 20 --ctc-weight 0.5"
 lm_args=                         # extra speechproc.bin.train options of the LM, e.g. "--number_of_epochs 10"
+onnx_threads=2                   # stage 10: intra-op threads of both runtimes in the ONNX benchmark
 recipe_main "$@"
