@@ -394,6 +394,9 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
          "--valid_data", "dump/eval", "--train_durations", "exp/dur/train/durations", "--valid_durations",
          "exp/dur/eval/durations", "--token_dir", "data/token/char", "--cmvn_stats", "dump/train/cmvn.npz"],
         ["speechproc.bin.synthesize", "--exp-dir", "exp/fastspeech2", "--data", "data/eval", "exp/fs2_synth"],
+        # ground-truth-aligned predictions (the vocoder's fine-tuning data): frame for frame the recordings'
+        ["speechproc.bin.predict_mel", "--exp-dir", "exp/fastspeech2", "--durations", "exp/dur/train/durations",
+         "dump/train", "exp/fs2_gta"],
         # speaker adaptation by LoRA on the convolutions: the exp dir keeps the wrapped layers and loads again
         ["speechproc.bin.train", str(conf), "--output_folder", "exp/fs2_lora", "--train_data", "dump/train",
          "--valid_data", "dump/eval", "--train_durations", "exp/dur/train/durations", "--valid_durations",
@@ -416,6 +419,11 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
     for utt, d in durs.items():  # one duration per character + <sos/eos>, summing to the frames
         assert sum(d) == store.num_frames(utt) and min(d) >= 1 and len(d) > len(text[utt]) // 2
     assert (recipe / "exp" / "fastspeech2" / "plots" / "epoch002").is_dir()
+    gta = FeatureStore(recipe / "exp" / "fs2_gta")
+    for utt in durs:
+        assert gta.num_frames(utt) == store.num_frames(utt)
+        assert gta[utt].shape == store[utt].shape and not np.allclose(gta[utt], store[utt])
+    assert json.loads((recipe / "exp" / "fs2_gta" / "mel.json").read_text())["n_mels"] == store[utt].shape[1]
     fs2_wavs = sorted((recipe / "exp" / "fs2_synth" / "wav").glob("*.wav"))
     assert [w.stem for w in fs2_wavs] == [w.stem for w in wavs] and sf.info(str(fs2_wavs[0])).frames > 0
     from speechproc.utils import load_weights

@@ -1,6 +1,11 @@
-"""Write the log-mels a recognition-synthesis VC decoder predicts for a data dir, as a mel dump dir.
+"""Write the log-mels a recognition-synthesis VC decoder (or a FastSpeech 2 on ground-truth durations) predicts
+for a data dir, as a mel dump dir.
 
     predict_mel --exp-dir exp/full/SF1_TF1_recsynth data/TF1_train dump/TF1_train_gta
+    predict_mel --exp-dir exp/fastspeech2 --durations exp/tacotron2/durations/train/durations dump/train dump/train_gta
+
+FastSpeech 2: each utterance's text, its durations (``extract_durations``, the file training used) and the
+energy of its own mels drive the teacher-forced pass, so the predicted frames line up with the recording.
 
 Each utterance's content and log-F0 (no F0 transform: the speaker's own) go through the decoder; the
 dump holds the predicted log-mels as ``feats`` (``feats.scp``, ``utt2num_frames``, ``mel.json`` of the
@@ -12,6 +17,7 @@ fine-tuning of the vocoder): ``train conf/train_vocos.yaml --init_model ... --tr
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -26,11 +32,63 @@ def _predict(wave: np.ndarray, converter: Any) -> Optional[np.ndarray]:
     return None if feats is None else converter.decode(feats).numpy()
 
 
+class _GroundTruthAligned:
+    """FastSpeech 2 of a TTS exp on given durations: ``(wave, utt) -> predicted log-mel (frames, n_mels)``."""
+
+    def __init__(self, exp_dir: str, data_dir: str, durations: str) -> None:
+        from speechproc.data.datadir import DataDir
+        from speechproc.exp import load_trained_modules
+        from speechproc.features.mel import MelConfig, load_mel_config
+        from speechproc.models.tts.fastspeech2 import FastSpeech2
+        from speechproc.tasks.tts import read_durations
+
+        hparams, modules = load_trained_modules(exp_dir)
+        if not isinstance(modules.get("model"), FastSpeech2):
+            raise SpeechprocError(f"{exp_dir}: predict_mel --durations needs a FastSpeech 2 exp (task: tts), this one "
+                                  f"holds {type(modules.get('model')).__name__}")
+        self.model, self.normalize, self.tokenizer = modules["model"], modules["normalize"], hparams["tokenizer"]
+        train = hparams.get("train_data")
+        self.mel = load_mel_config(train) if train and (Path(train) / "mel.json").is_file() else MelConfig()
+        data = DataDir.load(data_dir)
+        if data.text is None:
+            raise SpeechprocError(f"{data_dir}: no text file; ground-truth-aligned prediction needs the transcripts")
+        self.text = data.text
+        self.durations = read_durations(durations)
+        self.where = durations
+
+
+def _predict_gta(wave: np.ndarray, gta: "_GroundTruthAligned", utt: str) -> Optional[np.ndarray]:
+    import torch
+
+    from speechproc.features.mel import compute_mel
+    from speechproc.text.tokenizer import encode_text
+
+    if utt not in gta.durations:
+        raise SpeechprocError(f"{gta.where}: no durations for utterance {utt}; run extract_durations on this data")
+    mel = compute_mel(wave, gta.mel)
+    tokens = encode_text(gta.tokenizer, gta.text[utt])[None]
+    n = torch.tensor([mel.shape[0]])
+    with torch.no_grad():
+        x, _ = gta.normalize(mel[None], n)
+        try:
+            out = gta.model(tokens, torch.tensor([tokens.shape[1]]), x, n,
+                            durations=torch.tensor(gta.durations[utt])[None])
+        except ValueError as e:  # durations that do not fit the tokens or the frames
+            raise SpeechprocError(f"{gta.where}, utterance {utt}: {e}") from None
+        pred = out["mel_after"][0] * gta.normalize.std + gta.normalize.mean
+    return pred.numpy()
+
+
+_predict_gta.per_utterance = True
+
+
 def get_parser() -> argparse.ArgumentParser:
     """Command-line options of ``predict_mel``."""
     p = argparse.ArgumentParser(prog="predict_mel", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--exp-dir", required=True, help="a trained recsynth exp dir (task: recsynth), or its pack")
+    p.add_argument("--exp-dir", required=True, help="a trained recsynth exp dir (task: recsynth), or its pack; with "
+                   "--durations a FastSpeech 2 exp")
+    p.add_argument("--durations", default=None, help="FastSpeech 2: the durations file of DATA_DIR (extract_durations)")
     p.add_argument("--nj", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("data_dir", help="input data dir")
     p.add_argument("dump_dir", help="output mel dump dir")
@@ -46,6 +104,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     args = get_parser().parse_args(argv)
     setup_logging()
+    if args.durations:
+        gta = _GroundTruthAligned(args.exp_dir, args.data_dir, args.durations)
+        dump_features(args.data_dir, args.dump_dir, "mel", _predict_gta, gta, gta.mel.to_dict(),
+                      sample_rate=gta.mel.sample_rate, nj=args.nj)
+        return 0
     converter = VoiceConverter.from_pretrained(args.exp_dir, {"vocoder": "griffin_lim"})
     if not isinstance(converter, RecSynthConverter):
         raise SpeechprocError(f"{args.exp_dir}: not a recognition-synthesis VC exp (task: recsynth); predict_mel "

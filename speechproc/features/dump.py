@@ -33,8 +33,10 @@ __all__ = ["Compute", "settings_from_dict", "load_settings", "dump_features", "r
 logger = logging.getLogger(__name__)
 
 #: ``compute(wave (T,) float32, config) -> features (frames, dim)``, or ``None`` when the utterance is too
-#: short to give a frame. Must be a module-level function (it is sent to worker processes).
-Compute = Callable[[np.ndarray, Any], Optional[np.ndarray]]
+#: short to give a frame. Must be a module-level function (it is sent to worker processes). A function with the
+#: attribute ``per_utterance = True`` is called as ``compute(wave, config, utt)`` (features that also depend on the
+#: utterance's text or labels: ground-truth-aligned predictions).
+Compute = Callable[..., Optional[np.ndarray]]
 
 
 def settings_from_dict(cls: Any, d: Dict[str, Any], where: str, kind: str) -> Any:
@@ -108,7 +110,7 @@ def _dump_part(data: DataDir, utts: List[str], compute: Compute, config: Any, sa
     dropped: List[str] = []
     for utt in utts:
         wave, _ = data.load_audio(utt, sample_rate=sample_rate)
-        feats = compute(wave, config)
+        feats = compute(wave, config, utt) if getattr(compute, "per_utterance", False) else compute(wave, config)
         if feats is None or feats.shape[0] == 0:
             dropped.append(f"dropped {utt}: {len(wave)} samples, too short for one feature frame")
             continue
