@@ -38,6 +38,8 @@
 #  26  FastSpeech 2 speaker adaptation compared: decoder + postnet, full, LoRA, adapters, each fine-tuned on the 25 real
 #      clips; the 4 held-out clips with the multi-speaker vocoder: judge CER, MCD, speaker similarity, DistillMOS
 #      before and after (exp/result_adapt_compare.md, written into README.md)
+#  27  GAN vocoder exp/${voc_exp}_multi fine-tuned on FastSpeech 2's ground-truth-aligned mels (exp/${voc_exp}_fs2)
+#  28  FastSpeech 2 with Griffin-Lim, the multi-speaker vocoder and its FastSpeech 2 fine-tuning, held-out sentences
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_utts=1200                          # training sentences (1200 give about 2.3 h of teacher audio)
@@ -65,6 +67,8 @@ voc_ft_epochs=50                       # stage 19: fine-tuning epochs on the 25 
 voc_ft_lr=0.0001                       # stage 19: fine-tuning learning rate
 voc_multi_epochs=12                    # stage 23: epochs on teacher + real speech (about 300 updates, 9.5 min each)
 voc_multi_lr=0.0005                    # stage 23: learning rate
+voc_gta_epochs=2                       # stage 27: epochs on FastSpeech 2's ground-truth-aligned mels (150 updates each)
+voc_gta_lr=0.0001                      # stage 27: learning rate
 content_whisper=tiny.en                # stage 21: Whisper model of the content encoder
 content_layer=4                        # stage 21: its encoder layer whose output is the content (tiny.en: 0-4)
 recsynth_config=conf/train_recsynth.yaml  # stage 21: decoder config
