@@ -372,7 +372,15 @@ def load_trained_modules(exp_dir: PathLike, extra_overrides: Optional[dict] = No
             if hasattr(module, "load_trained_state"):  # pretrained wrappers: model.pt holds the trained part only
                 module.load_trained_state(state["modules"][name], str(weights))
             else:
-                module.load_state_dict(state["modules"][name])
+                try:
+                    module.load_state_dict(state["modules"][name])
+                except RuntimeError as e:  # shapes or names that the stored config does not build
+                    lines = [ln.strip() for ln in str(e).splitlines()
+                             if "size mismatch" in ln or "Missing key" in ln or "Unexpected key" in ln]
+                    raise SpeechprocError(
+                        f"{weights}: the weights of module '{name}' do not fit the model that {exp_dir}/train.yaml "
+                        f"with its overrides builds ({lines[0] if lines else str(e).splitlines()[0]}); model.pt and "
+                        f"the config come from different runs: copy the exp dir whole, or train it again") from None
         module.to(device).eval()
     return hparams, modules
 

@@ -105,6 +105,19 @@ def test_a_clean_copy_loads_with_the_trained_weights(trained: Path, tmp_path: Pa
     assert isinstance(s2t(np.zeros(16000, dtype=np.float32) + 0.01), str)
 
 
+def test_weights_that_do_not_fit_the_config_name_the_file_module_and_tensor(trained: Path, tmp_path: Path) -> None:
+    exp = _copy(trained, tmp_path)
+    blob = torch.load(exp / "model.pt", weights_only=True)
+    w = blob["modules"]["model"]["ctc_lin.weight"]
+    blob["modules"]["model"]["ctc_lin.weight"] = torch.zeros(w.shape[0] + 3, w.shape[1])
+    torch.save(blob, exp / "model.pt")
+    with pytest.raises(SpeechprocError) as e:
+        load_trained_modules(exp)
+    msg = str(e.value)
+    assert str(exp / "model.pt") in msg and "module 'model'" in msg and "ctc_lin.weight" in msg
+    assert "copy the exp dir whole, or train it again" in msg
+
+
 def test_every_stored_config_the_recipes_write_passes_the_check() -> None:
     """The allow-lists cover every tag the project's own conf/ files use."""
     repo = Path(__file__).resolve().parent.parent
