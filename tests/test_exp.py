@@ -227,3 +227,31 @@ def test_exp_settings_merge_the_overrides_and_resolve_their_paths(tmp_path):
     (exp / "overrides.yaml").write_text("x: !apply:os.system ['echo planted']\n")
     with pytest.raises(SpeechprocError):
         exp_settings(exp)
+
+
+def test_training_draws_curves_and_attention_maps(trained: Path) -> None:
+    from PIL import Image
+
+    from speechproc.plot import train_log_curves
+
+    curves = train_log_curves(trained / "train_log.txt")
+    assert [e for e, _ in curves["train loss"]] == [1.0] and "valid loss" in curves and "valid ctc_WER" in curves
+    with Image.open(trained / "plots" / "curves.png") as im:
+        assert im.size[0] > 300 and im.size[1] > 200
+    maps = sorted((trained / "plots" / "epoch001").glob("*_att.png"))
+    assert len(maps) == 2  # num_plots validation utterances
+    with Image.open(maps[0]) as im:
+        assert im.size[0] > 200 and len(set(im.convert("L").getdata())) > 20  # a drawn figure, not a blank
+
+
+def test_train_log_curves_read_every_number_and_keep_a_resumed_epochs_last_value(tmp_path: Path) -> None:
+    from speechproc.plot import train_log_curves
+
+    log = tmp_path / "train_log.txt"
+    log.write_text("epoch: 1, lr: 1.00e-03, steps: 10 - train loss: 2.5 - valid loss: 2.0, valid acc: 0.25\n"
+                   "epoch: 2, lr: 9.0e-04, steps: 20 - train loss: 1.5 - valid loss: 1.9, valid acc: 0.5\n"
+                   "epoch: 2, lr: 9.0e-04, steps: 20 - train loss: 1.4 - valid loss: 1.8, valid acc: 0.5\n"
+                   "epoch loaded: 2 - test loss: 1.7\n")
+    c = train_log_curves(log)
+    assert c["train loss"] == [(1.0, 2.5), (2.0, 1.4)] and c["valid acc"] == [(1.0, 0.25), (2.0, 0.5)]
+    assert c["lr"] == [(1.0, 1e-3), (2.0, 9e-4)] and "test loss" not in c

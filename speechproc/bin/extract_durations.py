@@ -111,8 +111,10 @@ def extract(model, normalize, tokenizer, dump: Path, out: Path, batch_size: int,
                 steps = (n_mel[b] + r - 1) // r
                 focus[u] = float(align[b, :steps, :n_tok[b]].max(-1).values.mean())
                 if len(durations) <= plots:
-                    save_attention_png(align[b, :steps, :n_tok[b]], tmp / "plots" / f"{u}_att.png")
-                    save_attention_png(durations_to_alignment(torch.tensor([d]))[0], tmp / "plots" / f"{u}_path.png")
+                    save_attention_png(align[b, :steps, :n_tok[b]], tmp / "plots" / f"{u}_att.png",
+                                       title=f"{u}: teacher-forced attention")
+                    save_attention_png(durations_to_alignment(torch.tensor([d]))[0], tmp / "plots" / f"{u}_path.png",
+                                       title=f"{u}: durations (monotonic path)", ylabel="mel frame")
         with open(tmp / "durations", "w", encoding="utf-8") as f:
             for u in sorted(durations, key=lambda s: s.encode("utf-8")):
                 f.write(u + " " + " ".join(map(str, durations[u])) + "\n")

@@ -156,8 +156,10 @@ def synthesize_dir(tts, texts: Dict[str, str], out_dir: PathLike, spk: Optional[
             audio_s += len(wave) / sr
             last = getattr(tts, "last", None)
             if k < plots and last:
-                save_attention_png(last["alignment"], tmp / "plots" / f"{utt}_att.png")
-                save_mel_png(last["mel"], tmp / "plots" / f"{utt}_mel.png")
+                mel_config = getattr(tts, "mel_config", None)
+                save_attention_png(last["alignment"], tmp / "plots" / f"{utt}_att.png", title=f"{utt}: attention")
+                save_mel_png(last["mel"], tmp / "plots" / f"{utt}_mel.png", title=f"{utt}: synthesised mel",
+                             frame_seconds=mel_config.frame_shift_s if mel_config is not None else None)
         spk = spk or {u: (u.split("-", 1)[0] if "-" in u else "synth") for u in utts}
         text = {u: texts[u] for u in utts} if any(texts[u] for u in utts) else None  # copy synthesis: may be none
         DataDir(wav_scp=wav_scp, utt2spk={u: spk[u] for u in utts}, text=text, utt2dur=utt2dur).write_files(tmp)

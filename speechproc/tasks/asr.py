@@ -34,8 +34,34 @@ class ASRBrain(TaskBrain):
         if stage == sb.Stage.TRAIN:
             for augment in getattr(self.hparams, "spec_augment", None) or []:
                 feats = augment(feats)
-        tokens_bos, _ = batch.tokens_bos
+        tokens_bos, bos_rel = batch.tokens_bos
+        if stage == sb.Stage.VALID:  # the first num_plots utterances: attention maps at the end of the epoch
+            keep = self.stage_metrics.setdefault("plot_inputs", [])
+            bos_len = self.lengths_from_relative(bos_rel, tokens_bos.shape[1])
+            for b in range(feats.shape[0]):
+                if len(keep) >= int(getattr(self.hparams, "num_plots", 2)):
+                    break
+                keep.append((batch.id[b], feats[b, : int(lengths[b])].detach(), tokens_bos[b, : int(bos_len[b])]))
         return self.modules.model(feats, lengths, tokens_bos)
+
+    def on_stage_end(self, stage, stage_loss, epoch=None) -> None:
+        """Log and checkpoint (see :class:`TaskBrain`); after validation, the decoder's source attention of the
+        first ``num_plots`` validation utterances as PNGs in ``plots/epochNNN/``."""
+        keep = self.stage_metrics.get("plot_inputs", [])
+        super().on_stage_end(stage, stage_loss, epoch)
+        model = getattr(self.modules.model, "module", self.modules.model)
+        if not keep or not getattr(model, "has_decoder", False):
+            return
+        out = self.validation_plot_dir(stage, epoch)
+        if out is None:
+            return
+        from speechproc.plot import save_attention_png
+
+        for utt, feats, tokens_bos in keep:
+            enc, enc_len = model.encode(feats[None], torch.tensor([feats.shape[0]], device=feats.device))
+            attn = model.decoder_attention(tokens_bos[None], enc, enc_len)[0]
+            save_attention_png(attn.cpu(), out / f"{utt}_att.png", title=f"{utt}, epoch {epoch}",
+                               xlabel="encoder frame (40 ms)", ylabel="output token")
 
     def compute_objectives(self, predictions, batch, stage):
         ctc_logp, dec_logp, enc_lengths = predictions

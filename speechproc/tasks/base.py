@@ -137,6 +137,7 @@ class TaskBrain(sb.Brain):
             epoch_stats = {"epoch": epoch, "lr": lr, "steps": getattr(self, "optimizer_steps", 0)}
             for train_logger in self._train_loggers():
                 train_logger.log_stats(stats_meta=epoch_stats, train_stats=self.train_stats, valid_stats=stats)
+            self._plot_curves()
             key = getattr(self.hparams, "best_key", "loss")
             counter = getattr(self.hparams, "epoch_counter", None)
             if hasattr(counter, "update_metric") and key in stats:  # EpochCounterWithStopper: early stopping
@@ -157,6 +158,22 @@ class TaskBrain(sb.Brain):
                 train_logger.log_stats(stats_meta={"epoch loaded": self.hparams.epoch_counter.current},
                                        test_stats=stats)
         self.last_stats = stats
+
+    def _plot_curves(self) -> None:
+        """``plots/curves.png``: every per-epoch number of ``train_log.txt`` (losses, error rates, lr) so far."""
+        if not sb.utils.distributed.if_main_process():
+            return
+        from speechproc.plot import save_curves_png, train_log_curves
+
+        folder = Path(self.hparams.output_folder)
+        curves = train_log_curves(folder / "train_log.txt")
+        if not curves:
+            return
+        (folder / "plots").mkdir(parents=True, exist_ok=True)
+        try:
+            save_curves_png(curves, folder / "plots" / "curves.png", title=f"{folder.name}: training curves")
+        except Exception as e:  # a picture never stops a training run
+            logger.warning("plots/curves.png not written: %s: %s", type(e).__name__, e)
 
     def validation_plot_dir(self, stage, epoch) -> Optional[Path]:
         """``<output_folder>/plots/epochNNN`` (created) at the end of a validation stage on the main process,

@@ -234,4 +234,4 @@ class RecSynthBrain(TaskBrain):
             from speechproc.plot import save_mel_png
 
             for utt, mel, target in plots:
-                save_mel_png(torch.cat([target, mel], dim=1), out / f"{utt}_mel.png")
+                save_mel_png(mel, out / f"{utt}_mel.png", title=f"{utt}, epoch {epoch}", target=target)

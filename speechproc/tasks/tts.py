@@ -184,5 +184,5 @@ class TTSBrain(TaskBrain):
             from speechproc.plot import save_attention_png, save_mel_png
 
             for utt, align, mel, target in plots:
-                save_attention_png(align, out / f"{utt}_att.png")
-                save_mel_png(torch.cat([target, mel], dim=1), out / f"{utt}_mel.png")
+                save_attention_png(align, out / f"{utt}_att.png", title=f"{utt}, epoch {epoch}")
+                save_mel_png(mel, out / f"{utt}_mel.png", title=f"{utt}, epoch {epoch}", target=target)

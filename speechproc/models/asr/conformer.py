@@ -172,6 +172,14 @@ class ConformerASR(nn.Module):
         pred, _ = _decode_with_grad(self.transformer, tokens_bos, enc, enc_lengths)
         return torch.log_softmax(self.seq_lin(pred), dim=-1)
 
+    @torch.no_grad()
+    def decoder_attention(self, tokens_bos: torch.Tensor, enc: torch.Tensor, enc_lengths: torch.Tensor) -> torch.Tensor:
+        """Source attention of the last decoder layer, averaged over heads: ``(B, L, T')`` (teacher forcing)."""
+        if not self.has_decoder:
+            raise RuntimeError("this model has no attention decoder (num_decoder_layers = 0)")
+        _, attn = _decode_with_grad(self.transformer, tokens_bos, enc, enc_lengths)
+        return attn if attn.dim() == 3 else attn.mean(1)
+
     def forward(
         self, feats: torch.Tensor, lengths: torch.Tensor, tokens_bos: Optional[torch.Tensor] = None
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
