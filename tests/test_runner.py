@@ -70,6 +70,13 @@ def test_profiles_keep_their_own_done_markers(tmp_path: Path) -> None:
     assert "done already" not in p.stdout and (d / "out/score.log").read_text() == "scored\nscored\n"
     assert run(d, "--profile", "quick").stdout.count("done already") == 3
     assert run(d).stdout.count("done already") == 3
+    # exp dirs too: stage scripts name them exp/<name>${profile_suffix}
+    (d / "05_model.sh").write_text("#!/usr/bin/env bash\n# model into exp/m${profile_suffix}\n"
+                                   "# outputs: exp/m${profile_suffix}/done\nmkdir -p exp/m$profile_suffix\n"
+                                   "echo \"$profile\" > exp/m$profile_suffix/done\n")
+    assert "Stage 5: model into exp/m_quick" in run(d, "--profile", "quick", "--stage", "5").stdout
+    assert "Stage 5: model into exp/m\n" in run(d, "--stage", "5").stdout + "\n"
+    assert (d / "exp/m_quick/done").read_text() == "quick\n" and (d / "exp/m/done").read_text() == "full\n"
 
 
 def test_a_template_shares_stages_and_options_and_a_recipe_script_replaces_its_namesake(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(REPO.glob("egs/*/*/[0-9][0-9]_*.sh"))
-COMMON = {"stage", "stop_stage", "nj", "cmd", "cmd_conf", "nproc", "force", "profile"}
+COMMON = {"stage", "stop_stage", "nj", "cmd", "cmd_conf", "nproc", "force", "profile", "profile_suffix"}
 VERBS = {p.stem for p in (REPO / "speechproc" / "bin").glob("*.py") if not p.stem.startswith("_")}
 
 

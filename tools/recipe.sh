@@ -15,6 +15,8 @@
 #   - runs the numbered stage scripts `NN_<name>.sh` of the recipe dir in order, from --stage to
 #     --stop-stage, each in its own `bash -euo pipefail` with all options exported;
 #   - logs `Stage N: <what>` (the script's first comment line) and the time the stage took;
+#   - exports profile_suffix ("" for --profile full, "_quick" for quick): stage scripts name their exp dirs
+#     exp/<name>${profile_suffix}, so the profiles never train into or read each other's models;
 #   - marks a stage done (.stages/NN_<name>.done, written atomically; with --profile quick
 #     .stages/quick/NN_<name>.done, so the two profiles never take each other's stages for done) only after the script
 #     exited 0, and skips a done stage on re-run unless --force is given. A stage script may
@@ -104,7 +106,7 @@ _recipe_script() {
 _recipe_stage_title() {
   local line name n
   line=$(sed -n '2,5{/^# /{s/^# //;p;q}}' "$(_recipe_script "$1")")
-  for name in $(_recipe_options); do
+  for name in $(_recipe_options) profile_suffix; do
     line=${line//"\${$name}"/${!name}}
     n=0
     while [ $n -lt 20 ] && [[ $line =~ ^(.*)\$${name}([^A-Za-z0-9_].*)?$ ]]; do
@@ -253,6 +255,9 @@ recipe_main() {
   local name script n title marker start rc elapsed ran=0
   for name in $(_recipe_options); do export "${name?}"; done
   export SPEECHPROC_ROOT="$_recipe_root"
+  # exp dirs of the quick profile carry this suffix (exp/<name>_quick), so the two profiles never share a model
+  profile_suffix=; [ "$profile" = full ] || profile_suffix=_$profile
+  export profile_suffix
   [ "$stage" -le "$stop_stage" ] || _recipe_die "--stage $stage is after --stop-stage $stop_stage"
   local all="" selected=0
   for script in $(_recipe_stage_scripts); do

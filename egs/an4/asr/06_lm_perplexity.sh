@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# LM perplexity on the test sets (exp/lm/perplexity_<set>/perplexity.json)
-# outputs: $(for s in $test_sets; do echo exp/lm/perplexity_$s/perplexity.json; done)
+# LM perplexity on the test sets (exp/lm${profile_suffix}/perplexity_<set>/perplexity.json)
+# outputs: $(for s in $test_sets; do echo exp/lm${profile_suffix}/perplexity_$s/perplexity.json; done)
 for s in $test_sets; do
-  python -m speechproc.bin.lm_perplexity --lm-dir exp/lm "data/$s" "exp/lm/perplexity_$s"
+  python -m speechproc.bin.lm_perplexity --lm-dir exp/lm${profile_suffix} "data/$s" "exp/lm${profile_suffix}/perplexity_$s"
 done
