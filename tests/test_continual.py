@@ -300,8 +300,8 @@ def test_ct2_decoder_runs_the_model_on_its_own_window_with_beam_search_and_nbest
     beam = CT2WhisperDecoder(str(out), beam_size=3)
     best = beam(audio)[0]
     nb = beam.nbest(audio, 3)
-    assert len(nb) == 3 and [s for s, _ in nb] == sorted((s for s, _ in nb), reverse=True)
-    assert nb[0][1] == best
+    assert len(nb) == 3 and [s for s, _, _ in nb] == sorted((s for s, _, _ in nb), reverse=True)
+    assert nb[0][1] == best and all(n >= 1 for _, _, n in nb)
     with pytest.raises(SpeechprocError, match="longer than the model's 2-s window"):
         dec(np.zeros(40000, dtype=np.float32))
     # temperature fallback: a threshold no decode can meet makes every temperature run and the last one answers

@@ -219,6 +219,31 @@ def test_lm_train_perplexity_and_generate(tmp_path, capsys):
     with pytest.raises(SpeechprocError, match="temperature"):
         generate(["--lm-dir", str(tmp_path / "lm"), "--temperature", "0"])
 
+    # n-best rescoring with the same LM: it prefers the sentence it knows over a first pass's acoustic favourite
+    from speechproc.bin.rescore_nbest import main as rescore_main
+    from speechproc.decode.rescore import LMScorer, read_nbest, rescore
+
+    nb = tmp_path / "nbest"
+    nb.write_text("u1 1 -0.50 4 one two tree\nu1 2 -0.60 4 One Two three\n"
+                  "u2 1 -0.20 4 three four five\nu2 2 -0.90 4 three for five\n")
+    lm = LMScorer(tmp_path / "lm", normalize="upper")
+    lp = lm(["one two three", "one two tree"])
+    assert lp[0] > lp[1] + 1.0  # <unk> for TREE costs the LM much more than the known word
+    hyps = read_nbest(nb)
+    assert [h.rank for h in hyps["u1"]] == [1, 2] and hyps["u1"][1].am_logprob == pytest.approx(-2.4)
+    assert rescore(hyps, lm, 0.0) == {"u1": "one two tree", "u2": "three four five"}
+    assert rescore(hyps, lm, 1.0) == {"u1": "One Two three", "u2": "three four five"}
+    (tmp_path / "ref").write_text("u1 ONE TWO THREE\nu2 THREE FOUR FIVE\n")
+    assert rescore_main([str(nb), str(tmp_path / "resc"), "--lm-dir", str(tmp_path / "lm"), "--normalize", "upper",
+                         "--tune-nbest", str(nb), "--tune-ref", str(tmp_path / "ref")]) == 0
+    info = json.loads((tmp_path / "resc" / "rescore.json").read_text())
+    assert info["lm_weight"] > 0 and info["changed_from_first_pass"] == 1
+    assert min(g["wer"] for g in info["grid"]) == 0.0 and info["grid"][0]["wer"] > 0  # weight 0: TREE stays
+    assert (tmp_path / "resc" / "text").read_text() == "u1 One Two three\nu2 three four five\n"
+    nb.write_text("u1 1 -0.5 one two tree\n")
+    with pytest.raises(SpeechprocError, match="line 1: expected 'utt rank score tokens text'"):
+        read_nbest(nb)
+
 
 def test_ctc_only_beam_search_equals_greedy_ctc(trained):
     """ctc_weight 1.0: a CTC prefix beam search; on a confident model it finds the best path's labels

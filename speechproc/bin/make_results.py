@@ -35,6 +35,9 @@ def get_parser() -> argparse.ArgumentParser:
                         "train time, peak RSS, dev/test WER and CER, raw and Whisper-normalised)")
     p.add_argument("--dev-set", default="train_dev", help="dev set of --finetune-table (default train_dev)")
     p.add_argument("--test-set", default="test", help="test set of --finetune-table (default test)")
+    p.add_argument("--readme", default=None, help="also write the tables into this README, between the markers "
+                   "<!-- results:SECTION --> and <!-- /results:SECTION -->")
+    p.add_argument("--section", default="results", help="the README section of --readme (default results)")
     return p
 
 
@@ -48,6 +51,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     write_results_md(args.exp_dir, out, command,
                      finetune_sets=(args.dev_set, args.test_set) if args.finetune_table else None)
     logger.info("wrote %s", out)
+    if args.readme:
+        from speechproc.score.results import update_readme_section
+
+        body = [ln for ln in out.read_text(encoding="utf-8").splitlines()
+                if not ln.startswith("<!-- Generated") and ln != "# RESULTS"]
+        body = [("###" + ln[2:]) if ln.startswith("## ") else ln for ln in body]  # under the README's own heading
+        update_readme_section(args.readme, args.section, "\n".join(body).strip() + "\n")
+        logger.info("wrote section %s of %s", args.section, args.readme)
     return 0
 
 

@@ -10,7 +10,7 @@ model's own input window (``ct2``: a model exported by ``export_ct2`` after fine
 writes into OUT_DIR: ``text`` (Kaldi hypotheses, raw Whisper output on one line, C-sorted),
 ``token_ids`` (``utt id id ...``) and ``decode.json`` (backend, model, features, threads,
 audio seconds, decode seconds, real-time factor, command), and with ``--nbest N`` ``nbest``
-(``utt rank score text``, best first). Score with
+(``utt rank score tokens text``, best first; score: average log-probability per token). Score with
 ``python -m speechproc.bin.score_asr --ref data/test/text --hyp OUT_DIR/text --normalize whisper_en OUT_DIR``.
 ``--model`` is anything ``resolve_whisper`` takes for ``hf`` (``tiny.en``, ``base``, a local HF
 checkpoint, a hub id), and ``tiny.en``/``base`` or a CTranslate2 directory for ``faster-whisper``.
@@ -83,8 +83,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise SpeechprocError("--nbest needs --backend ct2")
         for u in utts:
             audio, _ = data.load_audio(u, 16000)
-            for rank, (sc, text) in enumerate(transcriber.nbest(audio, args.nbest), 1):
-                nbest_lines.append(f"{u} {rank} {sc:.4f} {' '.join(text.split())}".rstrip())
+            for rank, (sc, text, n_tok) in enumerate(transcriber.nbest(audio, args.nbest), 1):
+                nbest_lines.append(f"{u} {rank} {sc:.4f} {n_tok} {' '.join(text.split())}".rstrip())
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.whisper_decode"]
                        + list(sys.argv[1:] if argv is None else argv))
     info = {

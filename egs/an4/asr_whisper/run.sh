@@ -8,6 +8,8 @@
 #   3  fine-tuning: one run of the shared trainer per strategy (conf/finetune_<strategy>.yaml)
 #   4  decoding of every fine-tuned model, JOB=1:nj through the launcher
 #   5  scoring (raw and Whisper-normalised WER/CER) and exp/RESULTS.md with the before/after table
+#   6  LM of the Whisper-normalised training transcripts for n-best rescoring (exp/lm_whisper_en)
+#   7  zero-shot CTranslate2 decoding: greedy, beam search with n-best, n-best rescored with that LM (exp/nbest, README)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_dev=100                      # utterances of train held out as train_dev (ESPnet: the first 100)
@@ -20,4 +22,7 @@ window_seconds=7                 # input window of fine-tuning and decoding (Whi
 zeroshot_backends="faster-whisper hf"            # zero-shot decoders (stage 2)
 train_args=                      # extra speechproc.bin.train options (yaml overrides), e.g. "--number_of_epochs 3"
 decode_args=                     # extra speechproc.bin.decode_asr options, e.g. "--max-utts 20"
+lm_nbpe=60                       # stage 6: BPE units of the rescoring LM (digits and letters: at least 39)
+lm_args=                         # stage 6: extra speechproc.bin.train options of the LM, e.g. "--number_of_epochs 10"
+nbest_beam=5                     # stage 7: beam size and n-best length of the CTranslate2 decoding
 recipe_main "$@"

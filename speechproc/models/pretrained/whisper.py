@@ -887,11 +887,12 @@ class CT2WhisperDecoder:
                 break
         return text, ids
 
-    def nbest(self, audio: np.ndarray, n: int) -> List[Tuple[float, str]]:
-        """The ``n`` best hypotheses of a beam of ``max(beam_size, n)``: ``(score, text)``, best first (score: the
-        length-normalised log-probability)."""
+    def nbest(self, audio: np.ndarray, n: int) -> List[Tuple[float, str, int]]:
+        """The ``n`` best hypotheses of a beam of ``max(beam_size, n)``: ``(score, text, tokens)``, best first
+        (score: the length-normalised log-probability, the average per token; tokens: the hypothesis's token
+        count, so that ``score * tokens`` is its total log-probability)."""
         r = self._generate(self._storage(audio), max(self.beam_size, n), n)
-        return [(float(sc), self._text(ids)) for sc, ids in zip(r.scores, r.sequences_ids)]
+        return [(float(sc), self._text(ids), len(ids)) for sc, ids in zip(r.scores, r.sequences_ids)]
 
 
 def make_whisper_transcriber(backend: str, model: str, features: str = "hf", language: str = "en",
