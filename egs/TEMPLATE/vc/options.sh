@@ -18,4 +18,5 @@ voc_config=../../ljspeech_teacher/tts/conf/train_vocos.yaml  # its config, for t
 voc_ft_epochs=25         # recsynth: epochs of the vocoder fine-tuned on the adapted decoder's predictions of the
                          # target's clips (ground-truth aligned; into <exp>/vocoder); 0: the teacher vocoder as it is
 voc_ft_lr=0.0001         # its learning rate
+convert_opts=            # extra convert_vc options of every method, e.g. "--set vocoder_checkpoint=../../ljspeech_teacher/tts/exp/vocos_multi"
 eval_opts=               # extra evaluate_vc options, e.g. "--no-f0"
