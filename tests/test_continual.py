@@ -316,3 +316,26 @@ def test_ct2_decoder_runs_the_model_on_its_own_window_with_beam_search_and_nbest
     assert not dec.needs_fallback("the quick brown fox", -0.2) and dec.needs_fallback("the quick brown fox", -1.5)
     with pytest.raises(SpeechprocError, match="must be >= 0"):
         CT2WhisperDecoder(str(out), temperatures=(-0.1,))
+
+
+def test_silence_and_noise_transcribe_to_nothing_and_speech_still_does() -> None:
+    """tiny.en says "you" on digital silence; the no-speech probability (about 0.95 there, below 0.3 on AN4
+    speech) turns silence and faint noise of 0.5-5 s into an empty transcript, greedy, beam and n-best alike."""
+    from conftest import require_corpus
+    from speechproc.models.pretrained.whisper import CT2WhisperDecoder
+
+    wav = require_corpus("an4") / "wav" / "an4test_clstk" / "fcaw" / "an406-fcaw-b.wav"
+    speech, sr = sf.read(str(wav), dtype="float32")
+    assert sr == 16000
+    dec = CT2WhisperDecoder("tiny.en")
+    never = CT2WhisperDecoder("tiny.en", no_speech_threshold=1.0)
+    assert never(np.zeros(16000, dtype=np.float32))[0] != ""  # the hallucination the threshold removes
+    for seconds in (0.5, 2.0, 5.0):
+        n = int(16000 * seconds)
+        for audio in (np.zeros(n, dtype=np.float32),
+                      (np.random.RandomState(0).randn(n) * 0.003).astype(np.float32)):
+            assert dec(audio) == ("", []) and dec.last_no_speech_prob > 0.6
+    beam = CT2WhisperDecoder("tiny.en", beam_size=3)
+    assert beam.nbest(np.zeros(32000, dtype=np.float32), 3) == [(0.0, "", 0)]
+    text, ids = dec(speech)
+    assert "rub out" in text.lower() and ids and dec.last_no_speech_prob < 0.3

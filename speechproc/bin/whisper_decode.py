@@ -47,6 +47,9 @@ def get_parser() -> argparse.ArgumentParser:
                    help="ct2: Whisper's temperature fallback, e.g. 0 0.2 0.4 0.6 0.8 1.0: a decode that looks "
                         "failed (compression ratio > 2.4 or average log-probability < -1) is sampled again at the "
                         "next temperature (default 0: no fallback)")
+    p.add_argument("--no-speech-threshold", type=float, default=0.6,
+                   help="ct2: an utterance whose no-speech probability is above this transcribes to an empty string "
+                        "(silence, noise; 1.0: never) (default 0.6)")
     p.add_argument("--model", default="tiny.en", help="Whisper model (default tiny.en)")
     p.add_argument("--features", choices=FEATURE_MODES, default="hf",
                    help="log-mel front end of the hf backend: hf (transformers, as in fine-tuning) or "
@@ -74,7 +77,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     transcriber = make_whisper_transcriber(args.backend, args.model, features=args.features,
                                            language=args.language, nthreads=args.nthreads,
                                            window_seconds=args.window_seconds, beam_size=args.beam_size,
-                                           temperatures=args.temperatures)
+                                           temperatures=args.temperatures,
+                                           no_speech_threshold=args.no_speech_threshold)
     load_s = time.perf_counter() - t0
     texts, tokens, stats = transcribe_data_dir(transcriber, data, utts)
     nbest_lines: List[str] = []
@@ -95,6 +99,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "window_seconds": getattr(transcriber, "window_seconds", args.window_seconds if args.backend == "hf" else 30.0),
         "beam_size": args.beam_size,
         "temperatures": args.temperatures,
+        "no_speech_threshold": args.no_speech_threshold if args.backend == "ct2" else None,
         "nthreads": args.nthreads,
         "data_dir": str(args.data_dir),
         "n_utts": len(utts),

@@ -798,13 +798,17 @@ class CT2WhisperDecoder:
             the last attempt stands. ``(0.0,)``: no fallback. ``last_temperature`` tells which one answered.
         seed: CTranslate2's random seed, set before each sampled attempt (the sampling is still not bit-for-bit
             reproducible from call to call: a fallback decode may differ between runs, as in Whisper).
+        no_speech_threshold: an utterance whose probability of ``<|nospeech|>`` after the prompt is above it
+            transcribes to an empty string (``last_no_speech_prob`` keeps the value; 1.0: never). Whisper also
+            requires an average log-probability below -1, which lets its well-known "you" through on digital
+            silence (tiny.en: no-speech probability 0.95, log-probability -0.76); AN4 speech stays below 0.3.
     """
 
     def __init__(self, model: str, cpu_threads: int = 1, compute_type: Optional[str] = None,
                  window_seconds: Optional[float] = None, beam_size: int = 1, length_penalty: float = 1.0,
                  language: str = "en", temperatures: Sequence[float] = (0.0,),
                  compression_ratio_threshold: float = 2.4, log_prob_threshold: float = -1.0, best_of: int = 5,
-                 seed: int = 0):
+                 seed: int = 0, no_speech_threshold: float = 0.6):
         import ctranslate2
         from tokenizers import Tokenizer
 
@@ -834,6 +838,8 @@ class CT2WhisperDecoder:
         self.log_prob_threshold = float(log_prob_threshold)
         self.best_of, self.seed = int(best_of), int(seed)
         self.last_temperature = self.temperatures[0]
+        self.no_speech_threshold = float(no_speech_threshold)
+        self.last_no_speech_prob = 0.0
 
     def features(self, audio: np.ndarray) -> np.ndarray:
         if len(audio) > self.frames * 160:
@@ -849,9 +855,14 @@ class CT2WhisperDecoder:
     def _generate(self, feats, beam: int, n: int, temperature: float = 0.0):
         """One ``generate`` call on the features of :meth:`_storage` (made once per utterance)."""
         sampling = {} if temperature <= 0 else {"sampling_temperature": temperature, "sampling_topk": 0}
-        return self.model.generate(feats, [self.prompt], beam_size=beam, num_hypotheses=n, return_scores=True,
-                                   length_penalty=self.length_penalty, suppress_blank=True, suppress_tokens=[-1],
-                                   max_length=448, **sampling)[0]
+        r = self.model.generate(feats, [self.prompt], beam_size=beam, num_hypotheses=n, return_scores=True,
+                                return_no_speech_prob=True, length_penalty=self.length_penalty, suppress_blank=True,
+                                suppress_tokens=[-1], max_length=448, **sampling)[0]
+        self.last_no_speech_prob = float(r.no_speech_prob)
+        return r
+
+    def _no_speech(self) -> bool:
+        return self.last_no_speech_prob > self.no_speech_threshold
 
     def _text(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=True).strip()
@@ -880,6 +891,8 @@ class CT2WhisperDecoder:
                 r = self._generate(feats, 1, self.best_of, temperature=t)
                 score, ids = max(((float(sc), list(i)) for sc, i in zip(r.scores, r.sequences_ids)),
                                  key=lambda x: x[0])
+            if k == 0 and self._no_speech():  # silence or noise: nothing to transcribe
+                return "", []
             text = self._text(ids)
             self.last_temperature = t
             # scores are length-normalised (length_penalty 1: the average log-probability per token)
@@ -892,12 +905,14 @@ class CT2WhisperDecoder:
         (score: the length-normalised log-probability, the average per token; tokens: the hypothesis's token
         count, so that ``score * tokens`` is its total log-probability)."""
         r = self._generate(self._storage(audio), max(self.beam_size, n), n)
+        if self._no_speech():
+            return [(0.0, "", 0)]
         return [(float(sc), self._text(ids), len(ids)) for sc, ids in zip(r.scores, r.sequences_ids)]
 
 
 def make_whisper_transcriber(backend: str, model: str, features: str = "hf", language: str = "en",
                              nthreads: int = 1, window_seconds: float = 30.0, beam_size: int = 1,
-                             temperatures: Sequence[float] = (0.0,)) -> Any:
+                             temperatures: Sequence[float] = (0.0,), no_speech_threshold: float = 0.6) -> Any:
     """Build a greedy transcriber: ``backend`` ``hf`` (:class:`HFWhisperGreedy`, converted
     checkpoint, input window ``window_seconds``) or ``faster-whisper`` (:class:`FasterWhisperGreedy`,
     CTranslate2 weights; 30-s window, or an exported model's own, unless ``window_seconds`` says otherwise; note
@@ -919,7 +934,7 @@ def make_whisper_transcriber(backend: str, model: str, features: str = "hf", lan
                                    chunk_length=None if window_seconds == 30.0 else window_seconds)
     if backend == "ct2":
         return CT2WhisperDecoder(model, cpu_threads=nthreads, language=language, beam_size=beam_size,
-                                 temperatures=temperatures,
+                                 temperatures=temperatures, no_speech_threshold=no_speech_threshold,
                                  window_seconds=None if window_seconds == 30.0 else window_seconds)
     raise SpeechprocError(f"unknown Whisper backend '{backend}'; choose hf, faster-whisper or ct2")
 
