@@ -392,17 +392,23 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
          "dump/eval", "exp/dur/eval"],
         ["speechproc.bin.train", str(conf), "--output_folder", "exp/fastspeech2", "--train_data", "dump/train",
          "--valid_data", "dump/eval", "--train_durations", "exp/dur/train/durations", "--valid_durations",
-         "exp/dur/eval/durations", "--token_dir", "data/token/char", "--cmvn_stats", "dump/train/cmvn.npz"],
+         "exp/dur/eval/durations", "--token_dir", "data/token/char", "--cmvn_stats", "dump/train/cmvn.npz",
+         "--vocoder_checkpoint", "exp/no_such_vocoder"],
         ["speechproc.bin.synthesize", "--exp-dir", "exp/fastspeech2", "--data", "data/eval", "exp/fs2_synth"],
         # ground-truth-aligned predictions (the vocoder's fine-tuning data): frame for frame the recordings'
         ["speechproc.bin.predict_mel", "--exp-dir", "exp/fastspeech2", "--durations", "exp/dur/train/durations",
          "dump/train", "exp/fs2_gta"],
+        # a toy GAN vocoder, the default synthesis vocoder of the LoRA run below (its vocoder_checkpoint setting)
+        ["speechproc.bin.train", str(REPO / "egs" / "ljspeech_teacher" / "tts" / "conf" / "train_vocos_debug.yaml"),
+         "--output_folder", "exp/voc", "--train_data", "dump/train", "--valid_data", "dump/eval",
+         "--number_of_epochs", "1"],
         # speaker adaptation by LoRA on the convolutions: the exp dir keeps the wrapped layers and loads again
         ["speechproc.bin.train", str(conf), "--output_folder", "exp/fs2_lora", "--train_data", "dump/train",
          "--valid_data", "dump/eval", "--train_durations", "exp/dur/train/durations", "--valid_durations",
          "exp/dur/eval/durations", "--token_dir", "data/token/char", "--cmvn_stats", "dump/train/cmvn.npz",
          "--init_model", "exp/fastspeech2/model.pt", "--number_of_epochs", "1", "--strategy",
-         '{name: lora, lora: {rank: 2, alpha: 4, target_modules: ["fs2.decoder.layers.*.pos_ffn.*.conv"]}}'],
+         '{name: lora, lora: {rank: 2, alpha: 4, target_modules: ["fs2.decoder.layers.*.pos_ffn.*.conv"]}}',
+         "--vocoder_checkpoint", "exp/voc"],
         ["speechproc.bin.synthesize", "--exp-dir", "exp/fs2_lora", "--data", "data/eval", "exp/fs2_lora_synth"],
     ]
     for cmd in steps:
@@ -431,6 +437,9 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
     lora_state = load_weights(recipe / "exp" / "fs2_lora" / "model.pt")["modules"]["model"]
     assert any(k.endswith("pos_ffn.0.conv.adapter_down_proj.weight") for k in lora_state)
     assert len(list((recipe / "exp" / "fs2_lora_synth" / "wav").glob("*.wav"))) == len(wavs)
+    # the default vocoder of a TTS exp: the one its run named, Griffin-Lim when that one is gone
+    assert json.loads((recipe / "exp" / "fs2_lora_synth" / "synth.json").read_text())["vocoder"] == "vocos"
+    assert json.loads((recipe / "exp" / "fs2_synth" / "synth.json").read_text())["vocoder"] == "griffin_lim"
     # durations that do not fit the dump are refused with the file and the utterance
     bad = recipe / "exp" / "dur" / "bad"
     bad.mkdir()

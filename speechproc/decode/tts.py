@@ -69,7 +69,9 @@ class Text2Speech:
     def from_pretrained(cls, exp_dir: PathLike, vocoder: str = "auto", device: str = "cpu",
                         vocoder_options: Optional[Dict[str, object]] = None, **kwargs: float) -> "Text2Speech":
         """Load ``exp_dir`` (``hparams.yaml`` + averaged ``model.pt``); the mel settings come from
-        the training dump's ``mel.json``. ``vocoder_options`` go to :func:`make_vocoder`."""
+        the training dump's ``mel.json``. ``vocoder_options`` go to :func:`make_vocoder`. With ``vocoder="auto"``
+        and no checkpoint given, the GAN vocoder named by the run's ``vocoder_checkpoint`` setting (the recipe's
+        choice at training time) is the default; a named one that is gone falls back to Griffin-Lim with a warning."""
         from speechproc.exp import load_trained_modules
 
         hparams, modules = load_trained_modules(exp_dir, device=device)
@@ -79,7 +81,15 @@ class Text2Speech:
         train_data = hparams.get("train_data")
         if train_data and (Path(train_data) / "mel.json").is_file():
             mel_config = load_mel_config(train_data)
-        voc = make_vocoder(vocoder, mel_config, **(vocoder_options or {}))
+        options = dict(vocoder_options or {})
+        default = hparams.get("vocoder_checkpoint")
+        if vocoder == "auto" and not options.get("checkpoint") and default:
+            if (Path(default) / "model.pt").is_file():
+                options["checkpoint"] = str(default)
+            else:
+                logger.warning("%s: its vocoder_checkpoint %s has no model.pt; synthesising with Griffin-Lim "
+                               "(give --vocoder-checkpoint to use another GAN vocoder)", exp_dir, default)
+        voc = make_vocoder(vocoder, mel_config, **options)
         return cls(modules["model"], modules["normalize"], hparams["tokenizer"], mel_config, voc, device=device,
                    **kwargs)
 
