@@ -27,13 +27,13 @@ def test_an4_smoke_all_stages_on_40_utterances(tmp_path):
 
     assert len((d / "data/train_nodev_sp/wav.scp").read_text().splitlines()) == 120
     for f in ("dump/train_nodev_sp/feats.scp", "dump/train_nodev_sp/cmvn.npz", "dump/test/feats.scp",
-              "data/token/bpe30/tokens.txt", "exp/lm/model.pt", "exp/asr_conformer/model.pt",
-              "exp/asr_conformer/hparams.yaml", "exp/asr_conformer/env.json", "exp/RESULTS.md"):
+              "data/token/bpe30/tokens.txt", "exp/lm_quick/model.pt", "exp/asr_conformer_quick/model.pt",
+              "exp/asr_conformer_quick/hparams.yaml", "exp/asr_conformer_quick/env.json", "exp/RESULTS.md"):
         assert (d / f).exists(), f
-    ppl = json.loads((d / "exp/lm/perplexity_test/perplexity.json").read_text())
+    ppl = json.loads((d / "exp/lm_quick/perplexity_test/perplexity.json").read_text())
     assert ppl["sentences"] == 8 and ppl["ppl"] > 1.0
     for dec in ("decode_test_beam", "decode_test_beam_lm"):
-        ddir = d / "exp/asr_conformer" / dec
+        ddir = d / "exp/asr_conformer_quick" / dec
         assert len((ddir / "text").read_text().splitlines()) == 8
         score = json.loads((ddir / "score_wer/score.json").read_text())
         assert score["n_utts"] == 8 and 0.0 <= score["wer"]
@@ -41,8 +41,11 @@ def test_an4_smoke_all_stages_on_40_utterances(tmp_path):
         assert len(list((ddir / "logs").glob("decode.*.log"))) == 2
     results = (d / "exp/RESULTS.md").read_text()
     assert "decode_test_beam_lm" in results and "WER" in results
-    assert "--profile" not in (d / "exp/asr_conformer/cmd.txt").read_text()
-    assert "train_asr_debug.yaml" in (d / "exp/asr_conformer/cmd.txt").read_text()
+    assert "--profile" not in (d / "exp/asr_conformer_quick/cmd.txt").read_text()
+    assert "train_asr_debug.yaml" in (d / "exp/asr_conformer_quick/cmd.txt").read_text()
+    assert not (d / "exp/asr_conformer").exists() and not (d / "exp/lm").exists()  # the full profile's names
+    onnx = json.loads((d / "exp/asr_conformer_quick/onnx/benchmark/result.json").read_text())
+    assert onnx["utterances"] == 8 and onnx["identical_transcripts"] == 8 and onnx["max_abs_diff_ctc_logprobs"] < 1e-4
 
 
 def test_an4_overfit_ten_utterances(tmp_path):
