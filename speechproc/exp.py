@@ -44,6 +44,7 @@ ALLOWED_PREFIXES = (
     "speechbrain.nnet.",
     "speechbrain.augment.",
     "speechbrain.utils.epoch_loop.",
+    "speechbrain.utils.dynamic_chunk_training.",  # streaming ASR: chunk-size samplers (dataclasses)
     "torch.nn.",
     "torch.optim.",
 )

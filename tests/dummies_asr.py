@@ -14,7 +14,7 @@ import soundfile as sf
 
 from speechproc.data.datadir import DataDir
 
-__all__ = ["make_tone_corpus", "debug_asr_yaml", "prepare_tone_experiment"]
+__all__ = ["make_tone_corpus", "debug_asr_yaml", "prepare_tone_experiment", "streaming_asr_yaml"]
 
 _FREQ = {"LOW": 300.0, "HIGH": 1200.0}
 
@@ -139,3 +139,19 @@ def train_argv(exp: Dict[str, str], out: Path, *extra: str) -> Tuple[str, ...]:
     for k in ("train_data", "valid_data", "token_dir", "cmvn_stats"):
         args += [f"--{k}", exp[k]]
     return tuple(args) + tuple(extra)
+
+
+def streaming_asr_yaml(path: Path) -> Path:
+    """The tiny ASR config with relative positions and dynamic chunk training (a streaming model)."""
+    text = DEBUG_ASR_YAML.replace("    attention_type: regularMHA\n", """    attention_type: RelPosMHAXL
+    dynamic_chunk: !new:speechbrain.utils.dynamic_chunk_training.DynChunkTrainConfigRandomSampler
+        chunkwise_prob: 0.6
+        chunk_size_min: 2
+        chunk_size_max: 8
+        limited_left_context_prob: 0.5
+        left_context_chunks_min: 1
+        left_context_chunks_max: 4
+""")
+    assert "dynamic_chunk" in text
+    Path(path).write_text(text, encoding="utf-8")
+    return Path(path)

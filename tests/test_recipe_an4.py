@@ -46,6 +46,15 @@ def test_an4_smoke_all_stages_on_40_utterances(tmp_path):
     assert not (d / "exp/asr_conformer").exists() and not (d / "exp/lm").exists()  # the full profile's names
     onnx = json.loads((d / "exp/asr_conformer_quick/onnx/benchmark/result.json").read_text())
     assert onnx["utterances"] == 8 and onnx["identical_transcripts"] == 8 and onnx["max_abs_diff_ctc_logprobs"] < 1e-4
+    # stages 11-12: the streaming model, decoded chunk by chunk at each chunk size and in full context
+    assert "DynChunkTrainConfigRandomSampler" in (d / "exp/asr_streaming_quick/hparams.yaml").read_text()
+    stream = json.loads((d / "exp/asr_streaming_quick/streaming_test/result.json").read_text())
+    assert stream["utterances"] == 8 and [r["chunk"] for r in stream["rows"]] == ["160 ms", "320 ms", "640 ms", "full"]
+    assert [r["chunk_frames"] for r in stream["rows"]] == [4, 8, 16, None]
+    for r in stream["rows"]:
+        assert r["rtf"] > 0 and 0 <= r["wer"] and r["final_latency_ms_avg"] > 0
+        assert (r["latency_ms_avg"] is None) == (r["chunk"] == "full")
+    assert len((d / "exp/asr_streaming_quick/streaming_test/text.640ms").read_text().splitlines()) == 8
 
 
 def test_an4_overfit_ten_utterances(tmp_path):

@@ -5,6 +5,17 @@
 
 Prints ``<file or utterance id> <text>`` per input. Decode settings come from ``--config`` (a decode yaml)
 and the options below; ``--lm-dir`` adds LM shallow fusion.
+
+Streaming (a model trained with dynamic chunks, e.g. egs/an4/asr ``conf/train_asr_streaming.yaml``)::
+
+    python -m speechproc.bin.transcribe --exp-dir exp/asr_streaming --stream --chunk-ms 640 a.wav
+    arecord -q -f S16_LE -r 16000 -c 1 -t raw | python -m speechproc.bin.transcribe --exp-dir exp/asr_streaming --stream -
+
+reads the audio chunk by chunk (a file at real-time pace with ``--realtime``; ``-``: raw 16-bit little-endian
+PCM on stdin at ``--rate`` Hz, ``--channels`` channels averaged to mono) and prints ``partial <text>`` each
+time the best hypothesis changes and ``final <text>`` at each end of speech (CTC-blank endpointing, see
+:mod:`speechproc.decode.streaming`) and at the end of the input. Files at another rate are resampled to the
+model's and stereo files averaged; raw PCM on stdin must be at the model's rate (an error says so).
 """
 from __future__ import annotations
 
@@ -37,7 +48,83 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu")
     p.add_argument("--onnx", default=None, help="the encoder exported by export_onnx (EXP_DIR/onnx), run with ONNX "
                    "Runtime")
+    s = p.add_argument_group("streaming")
+    s.add_argument("--stream", action="store_true", help="decode chunk by chunk, printing partial and final results")
+    s.add_argument("--chunk-ms", type=float, default=640.0, help="chunk of the streaming encoder (multiple of 40 ms)")
+    s.add_argument("--realtime", action="store_true", help="feed files at real-time pace (as a microphone would)")
+    s.add_argument("--rate", type=int, default=None, help="stdin (-): sample rate of the raw PCM (default: the "
+                   "model's)")
+    s.add_argument("--channels", type=int, default=1, help="stdin (-): interleaved channels, averaged to mono")
+    s.add_argument("--rescore", action=argparse.BooleanOptionalAction, default=True,
+                   help="rescore the CTC prefix beam's n-best with the attention decoder at each end of speech")
+    s.add_argument("--endpoint-seconds", type=float, default=0.8,
+                   help="trailing CTC blank after speech that ends a segment (0: only the end of the input)")
     return p
+
+
+def _raw_pieces(stream, rate: int, channels: int, piece_seconds: float = 0.04):
+    """Float mono pieces of raw 16-bit little-endian PCM from a binary stream."""
+    import numpy as np
+
+    if channels < 1:
+        raise SpeechprocError(f"--channels must be >= 1, got {channels}")
+    frame = 2 * channels
+    size = max(1, int(rate * piece_seconds)) * frame
+    rest = b""
+    while True:
+        data = stream.read(size)
+        if not data:
+            break
+        data = rest + data
+        whole = len(data) - len(data) % frame
+        rest = data[whole:]
+        if whole:
+            x = np.frombuffer(data[:whole], dtype="<i2").astype(np.float32) / 32768.0
+            yield x.reshape(-1, channels).mean(axis=1)
+    if rest:
+        raise SpeechprocError(f"stdin ended mid-sample ({len(rest)} bytes after the last whole {frame}-byte frame): "
+                              f"raw input must be 16-bit little-endian PCM with --channels {channels}")
+
+
+def _stream(args) -> int:
+    import sys
+    import time
+
+    from speechproc.data.audio import read_audio
+    from speechproc.decode.streaming import Speech2TextStreaming
+
+    s2t = Speech2TextStreaming.from_pretrained(args.exp_dir, chunk_ms=args.chunk_ms, device=args.device,
+                                               endpoint_seconds=args.endpoint_seconds, rescore=args.rescore,
+                                               **({"beam_size": args.beam_size} if args.beam_size else {}),
+                                               **({"ctc_weight": args.ctc_weight} if args.ctc_weight is not None else {}))
+    rate = s2t.fbank_config.sample_rate
+
+    def show(name: str, results) -> None:
+        for r in results:
+            print(f"{name} {'final' if r.final else 'partial'} {r.text}", flush=True)
+
+    for path in args.audio:
+        if path == "-":
+            src_rate = args.rate or rate
+            got = False
+            for piece in _raw_pieces(sys.stdin.buffer, src_rate, args.channels):
+                got = True
+                show("-", s2t.accept_waveform(piece, src_rate))
+            if not got:
+                raise SpeechprocError("no audio on stdin; fix: pipe raw 16-bit little-endian PCM into --stream -")
+            show("-", s2t.finish())
+            continue
+        wave, sr = read_audio(path, sample_rate=rate)  # stereo is averaged, another rate resampled
+        if len(wave) == 0:
+            raise SpeechprocError(f"{path}: the file holds no samples")
+        step = max(1, int(sr * 0.04))
+        t0 = time.monotonic()
+        for i in range(0, len(wave), step):
+            if args.realtime:
+                time.sleep(max(0.0, t0 + (i + step) / sr - time.monotonic()))
+            show(path, s2t.accept_waveform(wave[i: i + step], sr))
+        show(path, s2t.finish())
+    return 0
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -45,6 +132,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     if not args.audio and not args.data:
         raise SpeechprocError("nothing to transcribe: give audio files or --data DIR")
+    if args.stream:
+        if args.data:
+            raise SpeechprocError("--stream reads audio files or - (stdin), not --data; decode a data dir with "
+                                  "benchmark_streaming or decode_asr")
+        return _stream(args)
     from speechproc.decode.asr import Speech2Text
 
     s2t = Speech2Text.from_pretrained(args.exp_dir, decode_config=args.config, lm_dir=args.lm_dir,

@@ -11,6 +11,8 @@
 #   8  decoding: beam search without / with LM, JOB=1:nj (exp/asr_conformer/decode_test_beam[_lm])
 #   9  scoring: WER/CER result.txt per decode dir, exp/RESULTS.md
 #  10  ONNX export of the encoder + CTC head, PyTorch vs ONNX Runtime on test (exp/asr_conformer/onnx, README)
+#  11  streaming ASR training: Conformer with dynamic chunk training (exp/asr_streaming)
+#  12  streaming decoding at 160/320/640 ms chunks and full context: WER, latency, RTF (README section streaming)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_dev=100   # utterances of train held out as train_dev (ESPnet: the first 100)
@@ -30,5 +32,9 @@ lm_decode_config=conf/decode_asr_lm.yaml # decode settings with LM
 train_args=                      # extra speechproc.bin.train options (yaml overrides), e.g. "--number_of_epochs 5 --lr 0.001"
 decode_args=                     # extra speechproc.bin.decode_asr options, e.g. "--beam-size 20 --ctc-weight 0.5"
 lm_args=                         # extra speechproc.bin.train options of the LM, e.g. "--number_of_epochs 10"
-onnx_threads=2                   # stage 10: intra-op threads of both runtimes in the ONNX benchmark
+onnx_threads=2                   # stages 10, 12: intra-op threads of the ONNX and streaming benchmarks
+streaming_exp=asr_streaming      # stage 11: exp/<streaming_exp>
+streaming_config=""              # stage 11: empty: conf/train_asr_streaming.yaml (full) or conf/train_asr_streaming_debug.yaml (quick)
+streaming_train_args=            # stage 11: extra speechproc.bin.train options, e.g. "--number_of_epochs 20"
+streaming_chunks=160,320,640,full  # stage 12: chunk sizes (ms, multiples of 40) and full context
 recipe_main "$@"

@@ -8,6 +8,15 @@ The encoder output of an utterance does not depend on how much the batch pads it
 the subsampling convolutions have no padding, so a valid output frame only sees valid input
 frames, attention masks padded keys, and the Conformer convolution module zeroes padded frames
 before its depthwise convolution.
+
+Streaming (WeNet U2 / ESPnet style dynamic chunk training, built on SpeechBrain's
+``DynChunkTrainConfig``): with ``dynamic_chunk`` (a
+``speechbrain.utils.dynamic_chunk_training.DynChunkTrainConfigRandomSampler``) each training batch draws
+a chunk size (and a left context in chunks) or full context; a frame then attends to its own chunk and
+the chunks to its left, and the convolution module sees no frame right of its chunk (dynamic chunk
+convolution). One model decodes at any chunk size: :meth:`ConformerASR.encode` with ``chunk_size`` is
+the masked full-utterance pass, :meth:`ConformerASR.encode_chunk` the same computation chunk by chunk
+with a cache of the left context (:meth:`ConformerASR.make_streaming_context`).
 """
 from __future__ import annotations
 
@@ -18,7 +27,17 @@ from speechbrain.lobes.models.transformer.Conformer import ConvolutionModule
 from speechbrain.lobes.models.transformer.TransformerASR import TransformerASR
 from torch import nn
 
-__all__ = ["Conv2dSubsampling", "ConformerASR", "subsampled_lengths"]
+__all__ = ["Conv2dSubsampling", "ConformerASR", "chunk_config", "subsampled_lengths"]
+
+
+def chunk_config(chunk_size: int, left_chunks: Optional[int] = None):
+    """SpeechBrain's ``DynChunkTrainConfig`` of ``chunk_size`` encoder frames and ``left_chunks`` chunks of left
+    context (None: unlimited)."""
+    from speechbrain.utils.dynamic_chunk_training import DynChunkTrainConfig
+
+    if int(chunk_size) < 1:
+        raise ValueError(f"chunk_size must be >= 1 encoder frame (40 ms), got {chunk_size}")
+    return DynChunkTrainConfig(int(chunk_size), None if left_chunks is None else int(left_chunks))
 
 
 def subsampled_lengths(lengths: torch.Tensor) -> torch.Tensor:
@@ -58,17 +77,37 @@ class Conv2dSubsampling(nn.Module):
 
 class _MaskedConvolutionModule(ConvolutionModule):
     """SpeechBrain's Conformer convolution module that also zeroes padded frames before the
-    depthwise convolution, so padding never leaks into the last valid frames."""
+    depthwise convolution, so padding never leaks into the last valid frames, in full context and
+    in the chunked (dynamic chunk convolution) mode alike."""
 
     def forward(self, x, mask=None, dynchunktrain_config=None):  # noqa: D401 - same contract as parent
-        if dynchunktrain_config is not None or self.causal or mask is None:
+        if self.causal or mask is None:
             return super().forward(x, mask, dynchunktrain_config)
         out = self.layer_norm(x).transpose(1, 2)
         out = self.bottleneck(out)
         out = out.masked_fill(mask.transpose(1, 2), 0.0)
-        out = self.conv(out).transpose(1, 2)
-        out = self.after_conv(out)
+        if dynchunktrain_config is None:
+            out = self.conv(out)
+        else:
+            out = self._chunked_conv(out, int(dynchunktrain_config.chunk_size))
+        out = self.after_conv(out.transpose(1, 2))
         return out.masked_fill(mask, 0.0)
+
+    def _chunked_conv(self, x: torch.Tensor, chunk: int) -> torch.Tensor:
+        """Depthwise convolution ``(B, C, T)`` where a frame sees its left neighbours but nothing right of
+        its chunk (zeros there, as at the end of the utterance): the streaming pass's computation."""
+        if self.dilation != 1:
+            raise ValueError("chunked convolution needs dilation 1")
+        B, C, T = x.shape
+        pad = self.padding
+        n = -(-T // chunk)
+        x = nn.functional.pad(x, (pad, n * chunk - T))                  # (B, C, pad + n * chunk)
+        x = x.unfold(2, chunk + pad, chunk)                               # (B, C, n, pad + chunk)
+        x = nn.functional.pad(x, (0, pad))                                # right zeros of each chunk
+        x = x.permute(0, 2, 1, 3).reshape(B * n, C, chunk + 2 * pad)
+        conv = self.conv
+        y = nn.functional.conv1d(x, conv.weight, conv.bias, stride=1, padding=0, dilation=1, groups=conv.groups)
+        return y.reshape(B, n, C, chunk).permute(0, 2, 1, 3).reshape(B, C, n * chunk)[..., :T]
 
 
 class ConformerASR(nn.Module):
@@ -86,6 +125,8 @@ class ConformerASR(nn.Module):
         encoder_module: "conformer" or "transformer".
         attention_type: "RelPosMHAXL" (relative) or "regularMHA" (absolute sinusoidal positions).
         subsampling_channels: channels of the Conv2d subsampling.
+        dynamic_chunk: streaming training: SpeechBrain's ``DynChunkTrainConfigRandomSampler``; each
+            training batch draws its chunk size (encoder frames of 40 ms) and left context from it.
     """
 
     def __init__(
@@ -102,6 +143,7 @@ class ConformerASR(nn.Module):
         encoder_module: str = "conformer",
         attention_type: str = "RelPosMHAXL",
         subsampling_channels: int = 64,
+        dynamic_chunk=None,
     ) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
@@ -134,17 +176,27 @@ class ConformerASR(nn.Module):
                 module.__class__ = _MaskedConvolutionModule
         self.ctc_lin = nn.Linear(d_model, vocab_size)
         self.seq_lin = nn.Linear(d_model, vocab_size)
+        if dynamic_chunk is not None and encoder_module != "conformer":
+            raise ValueError("dynamic_chunk (streaming) needs encoder_module: conformer")
+        self.dynamic_chunk = dynamic_chunk
+        self.streaming = dynamic_chunk is not None  # trained for chunk-by-chunk decoding
 
-    def encode(self, feats: torch.Tensor, lengths: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def encode(self, feats: torch.Tensor, lengths: torch.Tensor, chunk_size: Optional[int] = None,
+               left_chunks: Optional[int] = None, _chunk_config=None) -> Tuple[torch.Tensor, torch.Tensor]:
         """Encoder.
 
         Args:
             feats: ``(B, T, D)`` normalised features.
             lengths: ``(B,)`` valid frame counts (long).
+            chunk_size: streaming mask: encoder frames (40 ms) per chunk; None: full context.
+            left_chunks: chunks to the left a chunk attends to (None: all of them).
 
         Returns:
             ``(enc, enc_lengths)``: ``(B, T', d_model)`` and ``(B,)`` valid output frame counts.
         """
+        config = _chunk_config
+        if chunk_size is not None:
+            config = chunk_config(chunk_size, left_chunks)
         x = self.subsampling(feats)
         enc_lengths = subsampled_lengths(lengths).clamp(max=x.shape[1])
         # the padding mask from the exact frame counts (SpeechBrain's TransformerASR.encode rebuilds the same mask
@@ -156,8 +208,33 @@ class ConformerASR(nn.Module):
             pos = t.positional_encoding(x)
         else:
             x, pos = x + t.positional_encoding(x), None
-        enc, _ = t.encoder(src=x, src_mask=None, src_key_padding_mask=pad, pos_embs=pos)
+        src_mask = None
+        if config is not None:
+            from speechbrain.lobes.models.transformer.TransformerASR import make_transformer_src_mask
+
+            src_mask = make_transformer_src_mask(x, dynchunktrain_config=config)
+            enc, _ = t.encoder(src=x, src_mask=src_mask, src_key_padding_mask=pad, pos_embs=pos,
+                               dynchunktrain_config=config)
+        else:
+            enc, _ = t.encoder(src=x, src_mask=None, src_key_padding_mask=pad, pos_embs=pos)
         return enc.masked_fill(pad.unsqueeze(-1), 0.0), enc_lengths
+
+    def make_streaming_context(self, chunk_size: int, left_chunks: int):
+        """Empty cache for :meth:`encode_chunk`: ``chunk_size`` encoder frames per chunk, attention over
+        ``left_chunks`` chunks to the left (a finite number: the cache holds them)."""
+        if int(left_chunks) < 0:
+            raise ValueError(f"left_chunks must be >= 0, got {left_chunks}")
+        return self.transformer.make_streaming_context(chunk_config(chunk_size, int(left_chunks)))
+
+    @torch.no_grad()
+    def encode_chunk(self, subsampled: torch.Tensor, context) -> torch.Tensor:
+        """Encoder output ``(B, n, d_model)`` of the next ``n <= chunk_size`` frames, given their
+        :attr:`subsampling` output ``(B, n, C * D')``; ``context`` (:meth:`make_streaming_context`) carries the
+        left context from chunk to chunk. Chunk by chunk this equals :meth:`encode` with the same
+        ``chunk_size`` / ``left_chunks`` (only the last chunk may be shorter)."""
+        if self.transformer.attention_type != "RelPosMHAXL":
+            raise ValueError("chunk-by-chunk decoding needs attention_type RelPosMHAXL (relative positions)")
+        return self.transformer.encode_streaming(subsampled, context)
 
     def ctc_logprobs(self, enc: torch.Tensor) -> torch.Tensor:
         """CTC log-probabilities ``(B, T', V)`` of encoder output ``(B, T', d_model)``."""
@@ -185,7 +262,12 @@ class ConformerASR(nn.Module):
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor], torch.Tensor]:
         """``(B, T, D)`` features, ``(B,)`` frame counts, ``(B, L)`` decoder input ->
         ``(ctc_logprobs (B, T', V), decoder_logprobs (B, L, V) or None, enc_lengths (B,))``."""
-        enc, enc_lengths = self.encode(feats, lengths)
+        config = None
+        if self.training and self.dynamic_chunk is not None:
+            import speechbrain as sb
+
+            config = self.dynamic_chunk(sb.Stage.TRAIN)
+        enc, enc_lengths = self.encode(feats, lengths, _chunk_config=config)
         dec = None
         if tokens_bos is not None and self.has_decoder:
             dec = self.decoder_logprobs(tokens_bos, enc, enc_lengths)
