@@ -255,3 +255,33 @@ def test_train_log_curves_read_every_number_and_keep_a_resumed_epochs_last_value
     c = train_log_curves(log)
     assert c["train loss"] == [(1.0, 2.5), (2.0, 1.4)] and c["valid acc"] == [(1.0, 0.25), (2.0, 0.5)]
     assert c["lr"] == [(1.0, 1e-3), (2.0, 9e-4)] and "test loss" not in c
+
+
+def test_interpolate_model_mixes_the_weights_and_keeps_the_config(tmp_path) -> None:
+    import torch
+
+    from speechproc.bin.interpolate_model import main as interpolate
+    from speechproc.utils import SpeechprocError
+
+    def exp(name, w, extra=None):
+        d = tmp_path / name
+        d.mkdir()
+        state = {"w": torch.full((2, 3), w), "bn.num_batches_tracked": torch.tensor(int(w))}
+        if extra:
+            state[extra] = torch.zeros(1)
+        torch.save({"modules": {"model": state}, "averaged": [name]}, d / "model.pt")
+        (d / "hparams.yaml").write_text(f"name: {name}\n")
+        return d
+
+    base, tuned = exp("base", 1.0), exp("tuned", 3.0)
+    assert interpolate(["--base", str(base), "--weight", "0.25", str(tuned), str(tmp_path / "mix")]) == 0
+    mixed = torch.load(tmp_path / "mix" / "model.pt", weights_only=True)
+    assert torch.allclose(mixed["modules"]["model"]["w"], torch.full((2, 3), 1.5))
+    assert int(mixed["modules"]["model"]["bn.num_batches_tracked"]) == 3          # counters: the fine-tuned ones
+    assert mixed["interpolated"]["weight"] == 0.25
+    assert (tmp_path / "mix" / "hparams.yaml").read_text() == "name: tuned\n"
+    lora = exp("lora", 3.0, extra="w.lora_A")
+    with pytest.raises(SpeechprocError, match="other tensors than the base model"):
+        interpolate(["--base", str(base), "--weight", "0.5", str(lora), str(tmp_path / "bad")])
+    with pytest.raises(SpeechprocError, match=r"--weight must be in \[0, 1\]"):
+        interpolate(["--base", str(base), "--weight", "1.5", str(tuned), str(tmp_path / "bad")])

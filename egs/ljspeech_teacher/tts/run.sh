@@ -40,6 +40,8 @@
 #      before and after (exp/result_adapt_compare.md, written into README.md)
 #  27  GAN vocoder exp/${voc_exp}_multi fine-tuned on FastSpeech 2's ground-truth-aligned mels (exp/${voc_exp}_fs2)
 #  28  FastSpeech 2 with Griffin-Lim, the multi-speaker vocoder and its FastSpeech 2 fine-tuning, held-out sentences
+#  29  FastSpeech 2 adaptation interpolated with the teacher model (WiSE-FT) at $wise_weights, the 4 held-out clips
+#      (exp/result_adapt_wise.md, written into README.md)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_utts=1200                          # training sentences (1200 give about 2.3 h of teacher audio)
@@ -78,7 +80,9 @@ layer_study="2 3 4"                    # stage 22: the encoder layers compared
 layer_study_utts=300                   # stage 22: training sentences of each short pre-training
 layer_study_epochs=6                   # stage 22: its epochs
 fs2_adapt_compare="decoder full lora adapters"  # stage 26: the FastSpeech 2 adaptations compared
-spk_model=../../an4/spk/exp/ecapa      # stage 26: speaker model of the similarity column (egs/an4/spk: bash run.sh)
+spk_model=../../an4/spk/exp/ecapa      # stages 26, 29: speaker model of the similarity column (egs/an4/spk: bash run.sh)
+wise_adapt=full                        # stage 29: the stage-26 adaptation interpolated with the teacher model
+wise_weights="0.25 0.5"                # stage 29: weights of the adapted model (0: teacher, 1: adapted)
 judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none
 eval_opts=                             # extra evaluate_tts options, e.g. "--no-f0"
 recipe_main "$@"
