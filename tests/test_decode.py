@@ -272,3 +272,40 @@ def test_long_recordings_of_the_benchmark_join_utterances_with_gaps(tmp_path):
     assert ids == data.utts + data.utts[:1] and len(wave) == 4 * 16000
     assert words == sum((data.text[u].split() for u in ids), [])
     assert np.all(wave[8000:16000] == 0) and np.any(wave[:8000] != 0)
+
+
+def test_the_cached_decoder_equals_the_full_recomputation_and_finds_the_same_hypotheses() -> None:
+    from speechbrain.decoders.scorer import CTCScorer, ScorerBuilder
+
+    from speechproc.decode.asr import _SearcherLinear
+    from speechproc.decode.searcher import CachedTransformerDecoder, JointBeamSearcher
+    from speechproc.models.asr import ConformerASR
+
+    torch.manual_seed(0)
+    model = ConformerASR(vocab_size=12, d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=3, d_ffn=64).eval()
+    enc, lens = torch.randn(3, 40, 32), torch.tensor([40, 31, 17])
+    tokens = torch.randint(1, 12, (3, 9))
+    with torch.no_grad():
+        full = model.transformer.decode(tokens, enc, lens)[0]
+    dec = CachedTransformerDecoder(model.transformer)
+    cache = dec.start(enc, lens)
+    steps = []
+    for i in range(tokens.shape[1]):
+        out, cache = dec.step(tokens[:, i], cache)
+        steps.append(out)
+    assert (torch.stack(steps, 1) - full).abs().max() < 1e-5
+
+    def search(cached: bool, ctc: float):
+        scorer = ScorerBuilder(full_scorers=[CTCScorer(ctc_fc=model.ctc_lin, blank_index=0, eos_index=11)],
+                               weights={"ctc": ctc}) if ctc else None
+        s = JointBeamSearcher(modules=[model.transformer, _SearcherLinear(model.seq_lin)], bos_index=1, eos_index=11,
+                              min_decode_ratio=0.0, max_decode_ratio=1.0, beam_size=5, using_eos_threshold=False,
+                              length_normalization=True, scorer=scorer, cached=cached)
+        s.bos_index = 11
+        hyps, _, scores, _ = s(enc, lens.float() / 40)
+        return [list(map(int, h)) for h in hyps], scores
+
+    for ctc in (0.0, 0.3):
+        (h_full, s_full), (h_cached, s_cached) = search(False, ctc), search(True, ctc)
+        assert h_cached == h_full and any(len(h) > 2 for h in h_full)
+        assert (s_cached - s_full).abs().max() < 1e-4

@@ -6,7 +6,9 @@ Decoding modes (``mode`` in the decode yaml):
   through :class:`speechproc.decode.searcher.JointBeamSearcher`, which makes ``ctc_weight: 1.0`` work,
   with ``CTCScorer`` prefix scoring, optional ``TransformerLMScorer`` shallow fusion and
   ``LengthScorer`` bonus). Score = (1 - ctc_weight) * attention + ctc_weight * CTC
-  + lm_weight * LM + length_bonus * length.
+  + lm_weight * LM + length_bonus * length. The attention decoder runs position by position with cached keys
+  and values (:class:`speechproc.decode.searcher.CachedTransformerDecoder`, the same scores as SpeechBrain's
+  full recomputation of the prefix at every step; ``cached_decoder: false`` runs that recomputation).
 - ``greedy_ctc``: best-path CTC (fast, no decoder).
 - ``greedy``: the model's own batched greedy decoding (pretrained sequence-to-sequence models
   such as :class:`~speechproc.models.pretrained.whisper_asr.WhisperASR`).
@@ -56,6 +58,7 @@ DEFAULTS: Dict[str, object] = {
     "max_segment_seconds": 30.0,
     "split_pause_seconds": 0.0,
     "pause_pad_seconds": None,
+    "cached_decoder": True,
 }
 
 
@@ -319,6 +322,7 @@ class Speech2Text:
             using_eos_threshold=False,
             length_normalization=float(c["length_bonus"]) == 0,
             scorer=scorer,
+            cached=bool(c["cached_decoder"]),
         )
         searcher.bos_index = eos
         return searcher
