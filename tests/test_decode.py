@@ -278,7 +278,7 @@ def test_the_cached_decoder_equals_the_full_recomputation_and_finds_the_same_hyp
     from speechbrain.decoders.scorer import CTCScorer, ScorerBuilder
 
     from speechproc.decode.asr import _SearcherLinear
-    from speechproc.decode.searcher import CachedTransformerDecoder, JointBeamSearcher
+    from speechproc.decode.searcher import CachedTransformerDecoder, FastCTCScorer, JointBeamSearcher
     from speechproc.models.asr import ConformerASR
 
     torch.manual_seed(0)
@@ -295,8 +295,9 @@ def test_the_cached_decoder_equals_the_full_recomputation_and_finds_the_same_hyp
         steps.append(out)
     assert (torch.stack(steps, 1) - full).abs().max() < 1e-5
 
-    def search(cached: bool, ctc: float):
-        scorer = ScorerBuilder(full_scorers=[CTCScorer(ctc_fc=model.ctc_lin, blank_index=0, eos_index=11)],
+    def search(cached: bool, ctc: float):  # cached: also the fast CTC prefix scorer; else SpeechBrain's own
+        kind = FastCTCScorer if cached else CTCScorer
+        scorer = ScorerBuilder(full_scorers=[kind(ctc_fc=model.ctc_lin, blank_index=0, eos_index=11)],
                                weights={"ctc": ctc}) if ctc else None
         s = JointBeamSearcher(modules=[model.transformer, _SearcherLinear(model.seq_lin)], bos_index=1, eos_index=11,
                               min_decode_ratio=0.0, max_decode_ratio=1.0, beam_size=5, using_eos_threshold=False,
@@ -305,7 +306,7 @@ def test_the_cached_decoder_equals_the_full_recomputation_and_finds_the_same_hyp
         hyps, _, scores, _ = s(enc, lens.float() / 40)
         return [list(map(int, h)) for h in hyps], scores
 
-    for ctc in (0.0, 0.3):
+    for ctc in (0.0, 0.3, 1.0):
         (h_full, s_full), (h_cached, s_cached) = search(False, ctc), search(True, ctc)
         assert h_cached == h_full and any(len(h) > 2 for h in h_full)
         assert (s_cached - s_full).abs().max() < 1e-4

@@ -291,8 +291,8 @@ class Speech2Text:
 
     # ------------------------------------------------------------------
     def _build_searcher(self):
-        from speechproc.decode.searcher import JointBeamSearcher
-        from speechbrain.decoders.scorer import CTCScorer, LengthScorer, ScorerBuilder, TransformerLMScorer
+        from speechproc.decode.searcher import FastCTCScorer, JointBeamSearcher
+        from speechbrain.decoders.scorer import LengthScorer, ScorerBuilder, TransformerLMScorer
 
         c = self.config
         tok = self.tokenizer
@@ -300,7 +300,7 @@ class Speech2Text:
         full, weights = [], {}
         ctc_weight = float(c["ctc_weight"])
         if ctc_weight > 0:
-            full.append(CTCScorer(ctc_fc=self.model.ctc_lin, blank_index=blank, eos_index=eos))
+            full.append(FastCTCScorer(ctc_fc=self.model.ctc_lin, blank_index=blank, eos_index=eos))
             weights["ctc"] = ctc_weight
         if float(c["lm_weight"]) > 0:
             full.append(TransformerLMScorer(language_model=self.lm, temperature=float(c["temperature"])))
