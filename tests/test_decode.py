@@ -310,3 +310,23 @@ def test_the_cached_decoder_equals_the_full_recomputation_and_finds_the_same_hyp
         (h_full, s_full), (h_cached, s_cached) = search(False, ctc), search(True, ctc)
         assert h_cached == h_full and any(len(h) > 2 for h in h_full)
         assert (s_cached - s_full).abs().max() < 1e-4
+
+
+def test_benchmark_decode_compares_the_searches_on_a_data_dir(trained, tmp_path) -> None:
+    from speechproc.bin.benchmark_decode import main as bench
+
+    root, exp_files = trained
+    out = tmp_path / "speed"
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- results:decode_speed -->\n<!-- /results:decode_speed -->\n")
+    assert bench(["--exp-dir", str(root / "exp"), "--data", exp_files["train_data"], "--threads", "1", "--max-utts", "6",
+                  "--out", str(out), "--readme", str(readme)]) == 0
+    result = json.loads((out / "result.json").read_text())
+    assert [r["variant"] for r in result["rows"]] == ["project", "speechbrain"]
+    assert result["utterances"] == 6 and result["identical_transcripts"] == 6
+    assert all(r["rtf"] > 0 and r["wer"] is not None and r["beam_size"] == 10 for r in result["rows"])
+    assert (out / "text.project").read_text() == (out / "text.speechbrain").read_text()
+    assert "| SpeechBrain's search |" in readme.read_text()
+    with pytest.raises(SpeechprocError, match="unknown"):
+        bench(["--exp-dir", str(root / "exp"), "--data", exp_files["train_data"], "--variants", "espnet",
+               "--out", str(out)])

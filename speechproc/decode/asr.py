@@ -8,7 +8,8 @@ Decoding modes (``mode`` in the decode yaml):
   ``LengthScorer`` bonus). Score = (1 - ctc_weight) * attention + ctc_weight * CTC
   + lm_weight * LM + length_bonus * length. The attention decoder runs position by position with cached keys
   and values (:class:`speechproc.decode.searcher.CachedTransformerDecoder`, the same scores as SpeechBrain's
-  full recomputation of the prefix at every step; ``cached_decoder: false`` runs that recomputation).
+  full recomputation of the prefix at every step) and the CTC prefix scores come from the project's loop-free
+  version of SpeechBrain's scorer; ``fast_search: false`` runs SpeechBrain's own search (same hypotheses, slower).
 - ``greedy_ctc``: best-path CTC (fast, no decoder).
 - ``greedy``: the model's own batched greedy decoding (pretrained sequence-to-sequence models
   such as :class:`~speechproc.models.pretrained.whisper_asr.WhisperASR`).
@@ -58,7 +59,7 @@ DEFAULTS: Dict[str, object] = {
     "max_segment_seconds": 30.0,
     "split_pause_seconds": 0.0,
     "pause_pad_seconds": None,
-    "cached_decoder": True,
+    "fast_search": True,
 }
 
 
@@ -292,7 +293,7 @@ class Speech2Text:
     # ------------------------------------------------------------------
     def _build_searcher(self):
         from speechproc.decode.searcher import FastCTCScorer, JointBeamSearcher
-        from speechbrain.decoders.scorer import LengthScorer, ScorerBuilder, TransformerLMScorer
+        from speechbrain.decoders.scorer import CTCScorer, LengthScorer, ScorerBuilder, TransformerLMScorer
 
         c = self.config
         tok = self.tokenizer
@@ -300,7 +301,8 @@ class Speech2Text:
         full, weights = [], {}
         ctc_weight = float(c["ctc_weight"])
         if ctc_weight > 0:
-            full.append(FastCTCScorer(ctc_fc=self.model.ctc_lin, blank_index=blank, eos_index=eos))
+            kind = FastCTCScorer if c["fast_search"] else CTCScorer
+            full.append(kind(ctc_fc=self.model.ctc_lin, blank_index=blank, eos_index=eos))
             weights["ctc"] = ctc_weight
         if float(c["lm_weight"]) > 0:
             full.append(TransformerLMScorer(language_model=self.lm, temperature=float(c["temperature"])))
@@ -322,7 +324,7 @@ class Speech2Text:
             using_eos_threshold=False,
             length_normalization=float(c["length_bonus"]) == 0,
             scorer=scorer,
-            cached=bool(c["cached_decoder"]),
+            cached=bool(c["fast_search"]),
         )
         searcher.bos_index = eos
         return searcher

@@ -13,6 +13,7 @@
 #  10  ONNX export of the encoder + CTC head, PyTorch vs ONNX Runtime on test (exp/asr_conformer/onnx, README)
 #  11  streaming ASR training: Conformer with dynamic chunk training (exp/asr_streaming)
 #  12  streaming decoding at 160/320/640 ms chunks and full context: WER, latency, RTF (README section streaming)
+#  13  beam search speed: the project's search against SpeechBrain's on the same model (README section decode_speed)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_dev=100   # utterances of train held out as train_dev (ESPnet: the first 100)
@@ -37,4 +38,5 @@ streaming_exp=asr_streaming      # stage 11: exp/<streaming_exp>
 streaming_config=""              # stage 11: empty: conf/train_asr_streaming.yaml (full) or conf/train_asr_streaming_debug.yaml (quick)
 streaming_train_args=            # stage 11: extra speechproc.bin.train options, e.g. "--number_of_epochs 20"
 streaming_chunks=160,320,640,full  # stage 12: chunk sizes (ms, multiples of 40) and full context
+speed_exp=asr_streaming          # stage 13: the joint CTC/attention model whose beam search is timed (exp/<speed_exp>)
 recipe_main "$@"
