@@ -55,6 +55,9 @@ def test_an4_smoke_all_stages_on_40_utterances(tmp_path):
         assert r["rtf"] > 0 and 0 <= r["wer"] and r["final_latency_ms_avg"] > 0
         assert (r["latency_ms_avg"] is None) == (r["chunk"] == "full")
     assert len((d / "exp/asr_streaming_quick/streaming_test/text.640ms").read_text().splitlines()) == 8
+    speed = json.loads((d / "exp/asr_streaming_quick/decode_speed/result.json").read_text())  # stage 13
+    assert speed["utterances"] == 8 and speed["identical_transcripts"] == 8
+    assert [r["variant"] for r in speed["rows"]] == ["project", "speechbrain"]
 
 
 def test_an4_overfit_ten_utterances(tmp_path):
