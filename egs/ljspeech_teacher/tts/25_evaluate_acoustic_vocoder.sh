@@ -3,8 +3,9 @@
 # outputs: exp/result_eval_vocoder.md
 v="${voc_exp}_multi"
 for m in "$tts_exp" "$fs2_exp"; do
-  [ -f "exp/$m/synth_eval_griffin_lim/wav.scp" ] || python -m speechproc.bin.synthesize --exp-dir "exp/$m" \
-    --data data/eval --vocoder griffin_lim "exp/$m/synth_eval_griffin_lim"
+  # the Griffin-Lim synthesis is reused only when it is newer than the model
+  [ "exp/$m/synth_eval_griffin_lim/wav.scp" -nt "exp/$m/model.pt" ] || python -m speechproc.bin.synthesize \
+    --exp-dir "exp/$m" --data data/eval --vocoder griffin_lim "exp/$m/synth_eval_griffin_lim"
   python -m speechproc.bin.synthesize --exp-dir "exp/$m" --data data/eval --vocoder-checkpoint "exp/$v" \
     "exp/$m/synth_eval_$v"
 done
