@@ -26,4 +26,4 @@ esac
 tools/venv/bin/ruff check --quiet speechproc tests egs \
   || { echo "$0: lint errors above (fix them, or run tools/venv/bin/ruff check --fix)" >&2; exit 1; }
 export SPEECHPROC_CORPORA=${SPEECHPROC_CORPORA:-$(cd "$root/.." && pwd)/shared/corpora}
-exec tools/venv/bin/python -m pytest -ra "$@" tests
+exec tools/venv/bin/python -m pytest -ra --durations=20 "$@" tests
