@@ -35,6 +35,10 @@ def get_parser() -> argparse.ArgumentParser:
                         "train time, peak RSS, dev/test WER and CER, raw and Whisper-normalised)")
     p.add_argument("--dev-set", default="train_dev", help="dev set of --finetune-table (default train_dev)")
     p.add_argument("--test-set", default="test", help="test set of --finetune-table (default test)")
+    p.add_argument("--short-commands-table", nargs="+", default=None, metavar="SET",
+                   help="instead of the per-model tables: one table of every model dir, WER on the first SET (whole "
+                        "utterances) and on the other SETs (one-word clips); a SET written nonspeech=NAME counts the "
+                        "clips of NAME that got any words")
     p.add_argument("--readme", default=None, help="also write the tables into this README, between the markers "
                    "<!-- results:SECTION --> and <!-- /results:SECTION -->")
     p.add_argument("--section", default="results", help="the README section of --readme (default results)")
@@ -48,8 +52,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cli = list(sys.argv[1:] if argv is None else argv)
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.make_results"] + cli)
     out = Path(args.out) if args.out else Path(args.exp_dir) / "RESULTS.md"
-    write_results_md(args.exp_dir, out, command,
-                     finetune_sets=(args.dev_set, args.test_set) if args.finetune_table else None)
+    if args.short_commands_table:
+        from speechproc.score.results import environment_info, format_short_commands_table
+        from speechproc.utils import atomic_write_text
+
+        sets = [s for s in args.short_commands_table if not s.startswith("nonspeech=")]
+        nonspeech = [s.split("=", 1)[1] for s in args.short_commands_table if s.startswith("nonspeech=")]
+        env = environment_info(args.exp_dir)
+        text = "\n".join(["# RESULTS", "", "## Environments"] + [f"- {k}: `{v}`" for k, v in env.items()]
+                         + [f"- command: `{command}`", "", "## Short commands", "",
+                            format_short_commands_table(args.exp_dir, sets[0], sets[1:], nonspeech[0] if nonspeech else None)])
+        atomic_write_text(out, text)
+    else:
+        write_results_md(args.exp_dir, out, command,
+                         finetune_sets=(args.dev_set, args.test_set) if args.finetune_table else None)
     logger.info("wrote %s", out)
     if args.readme:
         from speechproc.score.results import update_readme_section

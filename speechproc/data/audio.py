@@ -41,6 +41,8 @@ __all__ = [
     "check_audio_file",
     "read_audio_file_or_stdin",
     "MAX_OVERSHOOT",
+    "NONSPEECH_KINDS",
+    "nonspeech_clip",
 ]
 
 logger = logging.getLogger(__name__)
@@ -247,6 +249,37 @@ def resample(wave: np.ndarray, orig_sr: int, new_sr: int) -> np.ndarray:
 
     out = taf.resample(torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32)), int(orig_sr), int(new_sr))
     return out.numpy().astype(np.float32, copy=False)
+
+
+NONSPEECH_KINDS = ("zeros", "white", "brown", "hum")
+
+
+def nonspeech_clip(seconds: float, sample_rate: int, kind: str, level_dbfs: float = -60.0,
+                   generator: Optional[np.random.Generator] = None) -> np.ndarray:
+    """A clip with no speech in it, ``(round(seconds * sample_rate),)`` float32: ``zeros`` (digital silence),
+    ``white`` or ``brown`` (integrated white, a room-like low-frequency rumble) noise, or ``hum`` (50 or 60 Hz
+    mains and its first harmonics plus a little white noise), at an RMS of ``level_dbfs`` (dB re full scale).
+    Used to teach a recogniser that silence has an empty transcript and to test that it does."""
+    n = int(round(float(seconds) * sample_rate))
+    if n <= 0:
+        raise SpeechprocError(f"nonspeech_clip: {seconds} s is not a positive duration")
+    if kind not in NONSPEECH_KINDS:
+        raise SpeechprocError(f"nonspeech_clip: unknown kind '{kind}'; use one of {', '.join(NONSPEECH_KINDS)}")
+    rng = generator if generator is not None else np.random.default_rng(0)
+    if kind == "zeros":
+        return np.zeros(n, dtype=np.float32)
+    if kind == "white":
+        x = rng.standard_normal(n)
+    elif kind == "brown":
+        x = np.cumsum(rng.standard_normal(n))
+        x -= np.convolve(x, np.ones(801) / 801, mode="same")  # remove the random-walk drift (below ~20 Hz)
+    else:
+        t = np.arange(n) / sample_rate
+        f0 = 50.0 if rng.random() < 0.5 else 60.0
+        x = sum(np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 2 * np.pi)) / k for k in (1, 2, 3))
+        x = x + 0.1 * rng.standard_normal(n)
+    rms = float(np.sqrt(np.mean(x ** 2))) or 1.0
+    return (x * (10 ** (level_dbfs / 20) / rms)).astype(np.float32)
 
 
 def _speed_ratio(factor: float) -> Fraction:

@@ -12,7 +12,9 @@ Decoding modes (``mode`` in the decode yaml):
   version of SpeechBrain's scorer; ``fast_search: false`` runs SpeechBrain's own search (same hypotheses, slower).
 - ``greedy_ctc``: best-path CTC (fast, no decoder).
 - ``greedy``: the model's own batched greedy decoding (pretrained sequence-to-sequence models
-  such as :class:`~speechproc.models.pretrained.whisper_asr.WhisperASR`).
+  such as :class:`~speechproc.models.pretrained.whisper_asr.WhisperASR`). Whisper models get Whisper's
+  silence gate: no-speech probability above ``no_speech_threshold`` (0.6; null: off) and average token
+  log-probability below ``logprob_threshold`` (-1.0) decode to an empty text.
 
 Audio of any length: :meth:`Speech2Text.transcribe_batch` (and ``__call__``, the ``transcribe`` verb) cuts
 a waveform longer than ``max_segment_seconds`` (at most the input window of a Whisper model) at pauses
@@ -60,6 +62,8 @@ DEFAULTS: Dict[str, object] = {
     "split_pause_seconds": 0.0,
     "pause_pad_seconds": None,
     "fast_search": True,
+    "no_speech_threshold": 0.6,
+    "logprob_threshold": -1.0,
 }
 
 
@@ -362,6 +366,10 @@ class Speech2Text:
 
         feats, lengths = feats.to(self.device), lengths.to(self.device)
         if self.config["mode"] == "greedy":
+            if getattr(self.model, "no_speech_id", None) is not None:  # Whisper: its silence gate
+                ns = self.config["no_speech_threshold"]
+                return self.model.greedy_decode(feats, lengths, no_speech_threshold=None if ns is None else float(ns),
+                                                logprob_threshold=float(self.config["logprob_threshold"]))
             return self.model.greedy_decode(feats, lengths)
         if self.input == "fbank" and int(lengths.min()) < 7:
             raise SpeechprocError("an utterance is shorter than 7 frames (~0.09 s); it cannot be recognised")

@@ -21,13 +21,13 @@ import platform
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 from speechproc.exp import train_seconds
 from speechproc.utils import SpeechprocError, atomic_write_text, load_yaml_plain
 
 __all__ = ["DecodeScores", "collect_scores", "git_commit", "environment_info", "format_results_md", "write_results_md",
-           "finetune_rows", "format_finetune_table"]
+           "finetune_rows", "format_finetune_table", "format_short_commands_table"]
 
 PathLike = Union[str, Path]
 _METRIC_ORDER = ("wer", "cer", "ter")
@@ -231,6 +231,42 @@ def format_finetune_table(exp_dir: PathLike, dev_set: str, test_set: str) -> str
                  f"{float(r['peak_rss_mb']):.0f}" if r.get("peak_rss_mb") is not None else "-",  # type: ignore[arg-type]
                  pct(r["dev_wer"]), pct(r["dev_cer"]), pct(r["test_wer"]), pct(r["test_cer"]),
                  pct(r["test_norm_wer"]), pct(r["test_norm_cer"])]
+        lines.append("|" + "|".join(cells) + "|")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def format_short_commands_table(exp_dir: PathLike, full_set: str, word_sets: Sequence[str],
+                                nonspeech_set: Optional[str]) -> str:
+    """Markdown table of every model dir of ``exp_dir``: WER on ``full_set`` (whole utterances) next to the
+    one-word sets ``word_sets`` (``decode_<set>/score_wer``), raw and Whisper-normalised
+    (``decode_<set>_whisper_en``), and how many clips of ``nonspeech_set`` got any words (``decode_<set>/text``)."""
+    exp = Path(exp_dir)
+    scores = {(d.model, d.decode_dir): d for d in collect_scores(exp)}
+    models = sorted({m for m, _ in scores})
+    if not models:
+        raise SpeechprocError(f"{exp}: no scored decode dirs; run the decoding and scoring stages first")
+    sets = [full_set] + list(word_sets)
+
+    def wer(model: str, decode_dir: str) -> str:
+        d = scores.get((model, decode_dir))
+        v = d.metrics.get("wer", {}).get("wer") if d else None
+        return "-" if v is None else f"{float(v):.2f}"  # type: ignore[arg-type]
+
+    head = ["system"] + [f"{s} WER" for s in sets] + [f"{s} WER (norm.)" for s in sets]
+    if nonspeech_set:
+        head.append(f"{nonspeech_set}: clips with words")
+    lines = ["|" + "|".join(head) + "|", "|" + "|".join(["---"] * len(head)) + "|"]
+    for model in models:
+        cells = [model] + [wer(model, f"decode_{s}") for s in sets] + [wer(model, f"decode_{s}_whisper_en") for s in sets]
+        if nonspeech_set:
+            text = exp / model / f"decode_{nonspeech_set}" / "text"
+            if text.is_file():
+                hyps = [ln.split(None, 1) for ln in text.read_text(encoding="utf-8").splitlines() if ln.strip()]
+                worded = [h for h in hyps if len(h) > 1 and h[1].strip()]
+                cells.append(f"{len(worded)} of {len(hyps)}")
+            else:
+                cells.append("-")
         lines.append("|" + "|".join(cells) + "|")
     lines.append("")
     return "\n".join(lines)

@@ -10,6 +10,9 @@
 #   5  scoring (raw and Whisper-normalised WER/CER) and exp/RESULTS.md with the before/after table
 #   6  LM of the Whisper-normalised training transcripts for n-best rescoring (exp/lm_whisper_en)
 #   7  zero-shot CTranslate2 decoding: greedy, beam search with n-best, n-best rescored with that LM (exp/nbest, README)
+#   8  short commands: one-word clips of AN4 test cut at the CTC alignment of the AN4 Conformer (egs/an4/asr), an
+#      8-kHz band-limited copy, and clips without speech (data/test_words, data/test_words_8k, data/nonspeech)
+#   9  every system on whole utterances, one-word clips and clips without speech (exp/short_commands, README)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_dev=100                      # utterances of train held out as train_dev (ESPnet: the first 100)
@@ -25,4 +28,7 @@ decode_args=                     # extra speechproc.bin.decode_asr options, e.g.
 lm_nbpe=60                       # stage 6: BPE units of the rescoring LM (digits and letters: at least 39)
 lm_args=                         # stage 6: extra speechproc.bin.train options of the LM, e.g. "--number_of_epochs 10"
 nbest_beam=5                     # stage 7: beam size and n-best length of the CTranslate2 decoding
+align_exp=                       # stages 8-9: CTC/attention model that aligns the words (empty: ../asr/exp/asr_conformer[_quick])
+word_context=0.1                 # stage 8: seconds of audio kept on each side of a word
+conformer_decode_config=../asr/conf/decode_asr.yaml   # stage 9: decode settings of that model
 recipe_main "$@"

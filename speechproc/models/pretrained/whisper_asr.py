@@ -127,6 +127,13 @@ class WhisperASR(TrainableStateModule):
             if i is not None and i != self.tokenizer.tok.unk_token_id:
                 suppress.add(i)
         self.register_buffer("suppress", torch.tensor(sorted(suppress), dtype=torch.long), persistent=False)
+        # the no-speech token: its probability right after <|startoftranscript|> says "no speech" (Whisper's no_speech_prob)
+        self.no_speech_id = None
+        for t in ("<|nospeech|>", "<|nocaptions|>"):
+            i = self.tokenizer.tok.convert_tokens_to_ids(t)
+            if i is not None and i != self.tokenizer.tok.unk_token_id:
+                self.no_speech_id = int(i)
+                break
         self.begin_suppress = [int(t) for t in (gen.begin_suppress_tokens or cfg.begin_suppress_tokens or [])]
         self.max_new_tokens = min(int(max_new_tokens), cfg.max_target_positions - len(self.prompt) - 1)
         self.counts = apply_strategy(self.hf, strategy, encoder_modules=["model.encoder"])
@@ -197,13 +204,24 @@ class WhisperASR(TrainableStateModule):
     # ------------------------------------------------------------------ decoding
     @torch.no_grad()
     def greedy_decode(self, wavs: Optional[torch.Tensor] = None, lengths: Optional[torch.Tensor] = None,
-                      feats: Optional[torch.Tensor] = None) -> List[List[int]]:
+                      feats: Optional[torch.Tensor] = None, no_speech_threshold: Optional[float] = None,
+                      logprob_threshold: float = -1.0) -> List[List[int]]:
         """Batched greedy decoding of waveforms (or log-mel ``feats``); one token-id list (text
-        tokens, no specials) per utterance."""
+        tokens, no specials) per utterance.
+
+        ``no_speech_threshold``: Whisper's silence gate. An utterance whose no-speech probability (of the
+        no-speech token right after ``<|startoftranscript|>``) is above it *and* whose hypothesis has an average
+        token log-probability (end of text included) below ``logprob_threshold`` decodes to nothing, as in
+        Whisper's ``transcribe`` (defaults 0.6 and -1.0 there). None: no gate.
+        """
         enc = self.encode(wavs, lengths, feats)
         b = enc.shape[0]
         ids = torch.tensor(self.prompt, device=enc.device).expand(b, -1)
         out = self.hf(encoder_outputs=(enc,), decoder_input_ids=ids, use_cache=True)
+        no_speech = None
+        if no_speech_threshold is not None and self.no_speech_id is not None:
+            no_speech = out.logits[:, 0].float().softmax(-1)[:, self.no_speech_id]
+        sum_logprob = torch.zeros(b, device=enc.device)
         done = torch.zeros(b, dtype=torch.bool, device=enc.device)
         hyps: List[List[int]] = [[] for _ in range(b)]
         eot = self.tokenizer.eos_id
@@ -214,6 +232,9 @@ class WhisperASR(TrainableStateModule):
             if step == 0 and len(begin):
                 logits[:, begin] = -float("inf")
             nxt = logits.argmax(-1)
+            if no_speech is not None:
+                step_lp = logits.log_softmax(-1).gather(1, nxt[:, None])[:, 0]
+                sum_logprob += torch.where(done, torch.zeros_like(step_lp), step_lp)
             nxt = torch.where(done, torch.full_like(nxt, eot), nxt)
             for i in torch.nonzero(~done & (nxt != eot)).flatten().tolist():
                 hyps[i].append(int(nxt[i]))
@@ -222,6 +243,11 @@ class WhisperASR(TrainableStateModule):
                 break
             out = self.hf(encoder_outputs=(enc,), decoder_input_ids=nxt[:, None], past_key_values=out.past_key_values,
                           use_cache=True)
+        if no_speech is not None:
+            avg = sum_logprob / torch.tensor([len(h) + 1 for h in hyps], dtype=torch.float, device=enc.device)
+            silent = (no_speech > float(no_speech_threshold)) & (avg < float(logprob_threshold))
+            for i in torch.nonzero(silent).flatten().tolist():
+                hyps[i] = []
         return hyps
 
     def transcribe(self, wavs: torch.Tensor, lengths: Optional[torch.Tensor] = None) -> List[str]:
