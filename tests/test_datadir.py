@@ -354,6 +354,14 @@ def test_subset_verbs(tmp_path: Path) -> None:
         subset_data_dir.main(["--first", "7", src, str(tmp_path / "bad_out")])
     assert not (tmp_path / "bad_out").exists() and siblings_left(tmp_path / "bad_out") == []
     assert d.exclude(["spk1-utt001", "unknown"]).utts == d.utts[1:]
+    subset_data_dir.main(["--random", "3", "--seed", "1", src, str(tmp_path / "r1")])
+    subset_data_dir.main(["--random", "3", "--seed", "1", src, str(tmp_path / "r2")])
+    subset_data_dir.main(["--random", "3", "--seed", "2", src, str(tmp_path / "r3")])
+    r1, r3 = DataDir.load(tmp_path / "r1").utts, DataDir.load(tmp_path / "r3").utts
+    assert r1 == DataDir.load(tmp_path / "r2").utts and len(r1) == 3 and set(r1) <= set(d.utts) and r1 == sorted(r1)
+    assert r1 != r3  # another seed, another draw (fixed by the seed: this pair differs)
+    with pytest.raises(SpeechprocError, match="--random 7: .* has 6 utterances"):
+        subset_data_dir.main(["--random", "7", src, str(tmp_path / "bad_out")])
 
 
 def test_fix_report_content(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
     python -m speechproc.bin.subset_data_dir --first 100 data/train data/train_100
     python -m speechproc.bin.subset_data_dir --utt-list ids.txt data/train data/train_sub
     python -m speechproc.bin.subset_data_dir --spk-list spks.txt data/train data/train_sub
+    python -m speechproc.bin.subset_data_dir --random 500 --seed 1 data/train data/train_500
 
 List files hold one id per line (further fields are ignored).
 """
@@ -25,6 +26,8 @@ def get_parser() -> argparse.ArgumentParser:
     g.add_argument("--first", type=int, help="the first N utterances in sorted order")
     g.add_argument("--utt-list", help="file with the utterance ids to keep")
     g.add_argument("--spk-list", help="file with the speaker ids to keep")
+    g.add_argument("--random", type=int, help="N utterances drawn at random (--seed), kept in sorted order")
+    p.add_argument("--seed", type=int, default=0, help="seed of --random (default 0)")
     p.add_argument("in_dir", help="input data dir")
     p.add_argument("out_dir", help="output data dir")
     return p
@@ -52,6 +55,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     data = DataDir.load(args.in_dir)
     if args.first is not None:
         out = data.subset_first(args.first)
+    elif args.random is not None:
+        import random
+
+        if not 0 < args.random <= len(data):
+            raise SpeechprocError(f"--random {args.random}: {args.in_dir} has {len(data)} utterances; ask for 1 to "
+                                  f"{len(data)}")
+        out = data.subset(random.Random(args.seed).sample(sorted(data.utts), args.random))
     elif args.utt_list:
         ids = read_id_list(args.utt_list)
         unknown = [u for u in ids if u not in data.utt2spk]

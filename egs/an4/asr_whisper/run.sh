@@ -12,7 +12,8 @@
 #   7  zero-shot CTranslate2 decoding: greedy, beam search with n-best, n-best rescored with that LM (exp/nbest, README)
 #   8  short commands: one-word clips of AN4 test cut at the CTC alignment of the AN4 Conformer (egs/an4/asr), an
 #      8-kHz band-limited copy, and clips without speech (data/test_words, data/test_words_8k, data/nonspeech)
-#   9  every system on whole utterances, one-word clips and clips without speech (exp/short_commands, README)
+#   9  fine-tuning with one-word clips of the training set added (exp/finetune_<strategy>_words; word_strategies)
+#  10  every system on whole utterances, one-word clips and clips without speech (exp/short_commands, README)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_dev=100                      # utterances of train held out as train_dev (ESPnet: the first 100)
@@ -28,7 +29,9 @@ decode_args=                     # extra speechproc.bin.decode_asr options, e.g.
 lm_nbpe=60                       # stage 6: BPE units of the rescoring LM (digits and letters: at least 39)
 lm_args=                         # stage 6: extra speechproc.bin.train options of the LM, e.g. "--number_of_epochs 10"
 nbest_beam=5                     # stage 7: beam size and n-best length of the CTranslate2 decoding
-align_exp=                       # stages 8-9: CTC/attention model that aligns the words (empty: ../asr/exp/asr_conformer[_quick])
-word_context=0.1                 # stage 8: seconds of audio kept on each side of a word
-conformer_decode_config=../asr/conf/decode_asr.yaml   # stage 9: decode settings of that model
+align_exp=                       # stages 8-10: CTC/attention model that aligns the words (empty: ../asr/exp/asr_conformer[_quick])
+word_context=0.1                 # stages 8-9: seconds of audio kept on each side of a word
+word_strategies="lora"           # stage 9: strategies fine-tuned again with word clips added (empty: none)
+train_word_clips=850             # stage 9: word clips of the training set added (drawn at random from all of them)
+conformer_decode_config=../asr/conf/decode_asr.yaml   # stage 10: decode settings of that model
 recipe_main "$@"
