@@ -312,6 +312,50 @@ def test_the_cached_decoder_equals_the_full_recomputation_and_finds_the_same_hyp
         assert (s_cached - s_full).abs().max() < 1e-4
 
 
+def test_the_cached_lm_scorer_equals_speechbrains_and_fusion_finds_the_same_hypotheses() -> None:
+    from speechbrain.decoders.scorer import CTCScorer, ScorerBuilder
+    from speechbrain.decoders.scorer import TransformerLMScorer as SBLMScorer
+
+    from speechproc.decode.asr import _SearcherLinear
+    from speechproc.decode.searcher import FastCTCScorer, FastTransformerLMScorer, JointBeamSearcher
+    from speechproc.models.asr import ConformerASR
+    from speechproc.models.lm import TransformerLM
+
+    torch.manual_seed(0)
+    lm = TransformerLM(vocab_size=12, d_model=16, nhead=2, num_layers=2, d_ffn=32).eval()
+    sb_scorer, fast = SBLMScorer(lm, temperature=1.3), FastTransformerLMScorer(lm, temperature=1.3)
+    assert type(fast).__name__ == "TransformerLMScorer"  # ScorerBuilder keys the lm_weight by the class name
+    mem_sb = mem_fast = None
+    tokens = torch.full((6,), 11)
+    for step in range(7):  # steps with the beams reordered in between, as the search does
+        lp_sb, mem_sb = sb_scorer.score(tokens, mem_sb, None, None)
+        lp_fast, mem_fast = fast.score(tokens, mem_fast, None, None)
+        assert (lp_sb - lp_fast).abs().max() < 1e-5, step
+        index = torch.randint(0, 6, (6,))
+        mem_sb, mem_fast = sb_scorer.permute_mem(mem_sb, index), fast.permute_mem(mem_fast, index)
+        tokens = torch.randint(1, 11, (6,))
+
+    model = ConformerASR(vocab_size=12, d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=2, d_ffn=64).eval()
+    enc, lens = torch.randn(2, 30, 32), torch.tensor([30, 22])
+
+    def search(cached: bool):
+        ctc = (FastCTCScorer if cached else CTCScorer)(ctc_fc=model.ctc_lin, blank_index=0, eos_index=11)
+        lms = (FastTransformerLMScorer if cached else SBLMScorer)(lm)
+        scorer = ScorerBuilder(full_scorers=[ctc, lms], weights={"ctc": 0.5, "transformerlm": 0.6})
+        s = JointBeamSearcher(modules=[model.transformer, _SearcherLinear(model.seq_lin)], bos_index=1, eos_index=11,
+                              min_decode_ratio=0.0, max_decode_ratio=1.0, beam_size=4, using_eos_threshold=False,
+                              length_normalization=True, scorer=scorer, cached=cached)
+        s.bos_index = 11
+        hyps, _, scores, _ = s(enc, lens.float() / 30)
+        return [list(map(int, h)) for h in hyps], scores
+
+    (h_sb, s_sb), (h_fast, s_fast) = search(False), search(True)
+    assert h_fast == h_sb and any(len(h) > 1 for h in h_sb)
+    assert (s_fast - s_sb).abs().max() < 1e-4
+    with pytest.raises(ValueError, match="encoder layers only"):
+        FastTransformerLMScorer(torch.nn.Linear(2, 2))
+
+
 def test_benchmark_decode_compares_the_searches_on_a_data_dir(trained, tmp_path) -> None:
     from speechproc.bin.benchmark_decode import main as bench
 

@@ -296,8 +296,9 @@ class Speech2Text:
 
     # ------------------------------------------------------------------
     def _build_searcher(self):
-        from speechproc.decode.searcher import FastCTCScorer, JointBeamSearcher
         from speechbrain.decoders.scorer import CTCScorer, LengthScorer, ScorerBuilder, TransformerLMScorer
+
+        from speechproc.decode.searcher import FastCTCScorer, FastTransformerLMScorer, JointBeamSearcher
 
         c = self.config
         tok = self.tokenizer
@@ -309,7 +310,8 @@ class Speech2Text:
             full.append(kind(ctc_fc=self.model.ctc_lin, blank_index=blank, eos_index=eos))
             weights["ctc"] = ctc_weight
         if float(c["lm_weight"]) > 0:
-            full.append(TransformerLMScorer(language_model=self.lm, temperature=float(c["temperature"])))
+            kind = FastTransformerLMScorer if c["fast_search"] else TransformerLMScorer
+            full.append(kind(language_model=self.lm, temperature=float(c["temperature"])))
             weights["transformerlm"] = float(c["lm_weight"])
         if float(c["length_bonus"]) != 0:
             full.append(LengthScorer(vocab_size=vocab))

@@ -16,6 +16,10 @@ values are projected once per utterance, each layer's self-attention keeps the k
 earlier positions (reordered with the beams), and only the new position is computed. The log-probabilities
 are those of the full recomputation (to float rounding; tested), so the search returns the same hypotheses.
 
+The language model of shallow fusion (:class:`FastTransformerLMScorer`) is run the same way: SpeechBrain's
+``TransformerLMScorer`` feeds the whole prefix through the LM at every step; this one keeps each layer's keys
+and values and computes only the new position (the same log-probabilities, tested).
+
 The CTC prefix score (:class:`FastCTCScorer`) is SpeechBrain's ``CTCPrefixScore`` with its per-hypothesis Python
 loops replaced by indexing, the beam-inflated posteriors built once per utterance batch instead of at every
 step, and two ``logaddexp`` per frame instead of a stack and a ``logsumexp``: the same scores (tested).
@@ -30,9 +34,11 @@ import torch
 from speechbrain.decoders import S2STransformerBeamSearcher
 from speechbrain.decoders.ctc import CTCPrefixScore
 from speechbrain.decoders.scorer import CTCScorer as _SpeechBrainCTCScorer
+from speechbrain.decoders.scorer import TransformerLMScorer as _SpeechBrainTransformerLMScorer
 from torch.nn import functional as F
 
-__all__ = ["CachedTransformerDecoder", "DecoderCache", "FastCTCScorer", "JointBeamSearcher"]
+__all__ = ["CachedTransformerDecoder", "DecoderCache", "FastCTCScorer", "FastTransformerLMScorer", "JointBeamSearcher",
+           "LMCache"]
 
 
 @dataclass
@@ -231,3 +237,68 @@ class CTCScorer(_SpeechBrainCTCScorer):
 
 
 FastCTCScorer = CTCScorer
+
+
+@dataclass
+class LMCache:
+    """Shallow-fusion state of :class:`FastTransformerLMScorer`: per LM layer the keys/values ``(N, H, t, Dh)`` of
+    the ``t`` prefix positions of each of the ``N`` hypotheses."""
+
+    kv: List[Optional[Tuple[torch.Tensor, torch.Tensor]]]
+    step: int = 0
+
+
+class TransformerLMScorer(_SpeechBrainTransformerLMScorer):
+    """SpeechBrain's ``TransformerLMScorer`` that evaluates the LM (a SpeechBrain ``TransformerLM``: pre-norm
+    causal encoder layers with regular multi-head attention, no decoder layers) one position at a time with
+    cached keys and values instead of re-running the whole prefix at every step. Same log-probabilities.
+
+    It keeps SpeechBrain's class name: ``ScorerBuilder`` keys the scorer weights by it (``transformerlm``)."""
+
+    def __init__(self, language_model, temperature: float = 1.0) -> None:
+        super().__init__(language_model, temperature)
+        lm = language_model
+        layers = lm.encoder.layers if getattr(lm, "num_encoder_layers", 0) else []
+        if not layers or getattr(lm, "num_decoder_layers", 0):
+            raise ValueError("the cached LM scorer needs a TransformerLM with encoder layers only")
+        for layer in layers:
+            inner = getattr(layer.self_att, "att", None)
+            if not getattr(layer, "normalize_before", False) or not isinstance(inner, torch.nn.MultiheadAttention):
+                raise ValueError("the cached LM scorer needs pre-norm layers with regular multi-head attention")
+        if getattr(lm, "attention_type", "regularMHA") != "regularMHA":
+            raise ValueError("the cached LM scorer needs attention_type regularMHA")
+        self.layers = layers
+        self.nhead = layers[0].self_att.att.num_heads
+
+    @torch.no_grad()
+    def score(self, inp_tokens, memory, candidates, attn):
+        lm = self.lm
+        if memory is None:
+            memory = LMCache(kv=[None] * len(self.layers))
+        x = lm.custom_src_module(inp_tokens[:, None])
+        if lm.embedding_proj is not None:
+            x = lm.embedding_proj(x)
+        x = x + lm.positional_encoding(x.new_empty(1, memory.step + 1, x.shape[-1]))[:, -1:]
+        for i, layer in enumerate(self.layers):
+            att = layer.self_att.att
+            n, _, d = x.shape
+            q, k, v = F.linear(layer.norm1(x), att.in_proj_weight, att.in_proj_bias).chunk(3, dim=-1)
+            q, k, v = (t.view(n, 1, self.nhead, d // self.nhead).transpose(1, 2) for t in (q, k, v))
+            prev = memory.kv[i]
+            if prev is not None:
+                k, v = torch.cat([prev[0], k], 2), torch.cat([prev[1], v], 2)
+            memory.kv[i] = (k, v)
+            ctx = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]), dim=-1) @ v
+            x = x + att.out_proj(ctx.transpose(1, 2).reshape(n, 1, d))
+            x = x + layer.pos_ffn(layer.norm2(x))
+        memory.step += 1
+        logits = lm.output_proj(lm.encoder.norm(x))[:, 0]
+        return torch.log_softmax(logits / self.temperature, dim=-1), memory
+
+    def permute_mem(self, memory, index):
+        memory.kv = [None if kv is None else (kv[0].index_select(0, index), kv[1].index_select(0, index))
+                     for kv in memory.kv]
+        return memory
+
+
+FastTransformerLMScorer = TransformerLMScorer
