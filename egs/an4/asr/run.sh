@@ -13,7 +13,7 @@
 #  10  ONNX export of the encoder + CTC head, PyTorch vs ONNX Runtime on test (exp/asr_conformer/onnx, README)
 #  11  streaming ASR training: Conformer with dynamic chunk training (exp/asr_streaming)
 #  12  streaming decoding at 160/320/640 ms chunks and full context: WER, latency, RTF (README section streaming)
-#  13  beam search speed: the project's search against SpeechBrain's on the same model (README section decode_speed)
+#  13  beam search speed without and with the LM: the project's search against SpeechBrain's on the same model (README sections decode_speed, decode_speed_lm)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_dev=100   # utterances of train held out as train_dev (ESPnet: the first 100)
