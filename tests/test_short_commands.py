@@ -156,3 +156,41 @@ def test_align_cut_and_table_verbs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     make_results.main([str(exp), "--short-commands-table", "test", "words", "nonspeech=nonspeech"])
     table = (exp / "RESULTS.md").read_text()
     assert "|bad|50.00|100.00|-|-|1 of 1|" in table and "|good|0.00|0.00|-|-|0 of 1|" in table
+
+
+def test_whisper_ctc_head_fits_saves_loads_and_aligns(tiny_whisper: str, tmp_path: Path) -> None:
+    """A character CTC head on a (here random, tiny) Whisper encoder: fitting lowers the CTC loss on its own data,
+    save/load gives the same posteriors, alignment returns one span per word in order; bad input is an error."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from dummies_asr import make_tone_corpus
+
+    from speechproc.data.datadir import DataDir
+    from speechproc.decode.align import WhisperCTCAligner
+    from speechproc.models.pretrained.whisper_asr import WhisperASR
+
+    data = DataDir.load(make_tone_corpus(tmp_path / "corpus", 6))
+    model = WhisperASR(tiny_whisper, window_seconds=2.0).eval()
+    al = WhisperCTCAligner(SimpleNamespace(model=model))
+    with pytest.raises(SpeechprocError, match="fit or load"):
+        al.align(np.zeros(8000, dtype=np.float32), "A")
+    short = al.fit(data, epochs=2, progress=False)
+    fit = al.fit(data, epochs=30, progress=False)
+    assert fit["ctc_loss_per_frame"] < short["ctc_loss_per_frame"]
+    assert al.chars == sorted({c for t in data.text.values() for c in t if c != " "})
+    utt = data.utts[0]
+    wave, _ = data.load_audio(utt, sample_rate=16000)
+    spans, shift = al.align(wave, data.text[utt])
+    assert shift == 0.02 and [s.word for s in spans] == data.text[utt].split()
+    assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
+    al.save(tmp_path / "head.pt")
+    again = WhisperCTCAligner(SimpleNamespace(model=model)).load(tmp_path / "head.pt")
+    assert again.align(wave, data.text[utt]) == (spans, shift)
+    with pytest.raises(SpeechprocError, match="characters the CTC head was not fitted on"):
+        al.align(wave, "#")
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(SpeechprocError, match="not a CTC head"):
+        WhisperCTCAligner(SimpleNamespace(model=model)).load(tmp_path / "bad.pt")
+    with pytest.raises(SpeechprocError, match="fine-tuned Whisper"):
+        WhisperCTCAligner(SimpleNamespace(model=torch.nn.Linear(2, 2)))

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from speechproc.utils import PathLike, SpeechprocError
 
-__all__ = ["WordSpan", "ctc_word_frames", "word_cuts", "CTCAligner"]
+__all__ = ["WordSpan", "ctc_word_frames", "word_cuts", "CTCAligner", "WhisperCTCAligner"]
 
 logger = logging.getLogger(__name__)
 
@@ -153,3 +153,125 @@ class CTCAligner:
         sub = max(1, round(int(lengths[0]) / max(1, int(enc_lengths[0]))))  # the encoder's subsampling
         shift = float(s2t.fbank_config.frame_shift) / 1000 * sub
         return ctc_word_frames(logp, words, word_ids, tok.blank_id), shift
+
+
+class WhisperCTCAligner:
+    """Word alignment with a fine-tuned Whisper experiment, which has no CTC head of its own: a character CTC
+    head (a linear layer, blank = 0) is fitted on the frozen encoder's output for a training data dir
+    (:meth:`fit`; the encoder runs once per utterance, the head trains on the cached states in seconds), then
+    forced alignment runs on its posteriors (one frame per 20 ms). The head is saved with :meth:`save` and
+    read back with :meth:`load`.
+
+    >>> al = WhisperCTCAligner.from_pretrained("exp/finetune_lora")    # doctest: +SKIP
+    >>> al.fit(DataDir.load("data/train_nodev")); al.save("exp/align/ctc_head.pt")  # doctest: +SKIP
+    """
+
+    sample_rate = 16000
+
+    def __init__(self, s2t, exp_dir: Optional[PathLike] = None) -> None:
+        if not hasattr(s2t.model, "window_samples") or not hasattr(s2t.model, "hf"):
+            raise SpeechprocError("a Whisper CTC head needs a fine-tuned Whisper experiment (task whisper)")
+        self.s2t = s2t
+        self.model = s2t.model
+        self.exp_dir = str(exp_dir) if exp_dir is not None else None
+        self.chars: List[str] = []
+        self.head: Optional[torch.nn.Linear] = None
+
+    @classmethod
+    def from_pretrained(cls, exp_dir: PathLike, device: str = "cpu") -> "WhisperCTCAligner":
+        from speechproc.decode.asr import Speech2Text
+
+        return cls(Speech2Text.from_pretrained(exp_dir, device=device, mode="greedy"), exp_dir)
+
+    @torch.no_grad()
+    def states(self, wave: np.ndarray) -> torch.Tensor:
+        """Encoder states ``(T, d_model)`` of the frames that hold audio (one per 20 ms)."""
+        w = torch.as_tensor(np.asarray(wave, dtype=np.float32))
+        n = len(w)
+        if n > self.model.window_samples:
+            raise SpeechprocError(f"{n / 16000:.2f} s of audio is longer than the model's "
+                                  f"{self.model.window_samples / 16000:.2f}-s window")
+        enc = self.model.encode(w[None], torch.tensor([n]))[0]
+        return enc[: max(1, int(np.ceil(n / 320)))].float()
+
+    def _ids(self, word: str) -> List[int]:
+        index = {c: i + 1 for i, c in enumerate(self.chars)}
+        bad = sorted({c for c in word if c not in index})
+        if bad:
+            raise SpeechprocError(f"word '{word}' has characters the CTC head was not fitted on: {bad}")
+        return [index[c] for c in word]
+
+    def fit(self, data, epochs: int = 40, lr: float = 3e-3, seed: int = 0, progress: bool = True) -> Dict[str, float]:
+        """Fit the head on the utterances of ``data`` (a :class:`~speechproc.data.datadir.DataDir` with text);
+        returns the last epoch's mean CTC loss per frame and the greedy character error rate on those utterances."""
+        from tqdm import tqdm
+
+        if data.text is None:
+            raise SpeechprocError(f"{data.source}: fitting a CTC head needs transcripts (a text file)")
+        self.chars = sorted({c for t in data.text.values() for c in t if not c.isspace()})
+        feats, targets = [], []
+        for utt in tqdm(data.utts, desc="encoder states", unit="utt", disable=not progress):
+            wave, _ = data.load_audio(utt, sample_rate=self.sample_rate)
+            feats.append(self.states(wave))
+            targets.append([i for w in data.text[utt].split() for i in self._ids(w)])
+        torch.manual_seed(seed)
+        d = feats[0].shape[-1]
+        self.head = torch.nn.Linear(d, len(self.chars) + 1)
+        opt = torch.optim.Adam(self.head.parameters(), lr=lr)
+        order = torch.Generator().manual_seed(seed)
+        last = 0.0
+        for _ in tqdm(range(epochs), desc="CTC head", unit="epoch", disable=not progress):
+            total, frames = 0.0, 0
+            for b in torch.randperm(len(feats), generator=order).split(32):
+                x = torch.nn.utils.rnn.pad_sequence([feats[i] for i in b], batch_first=True)
+                xl = torch.tensor([len(feats[i]) for i in b])
+                y = torch.cat([torch.tensor(targets[i]) for i in b])
+                yl = torch.tensor([len(targets[i]) for i in b])
+                logp = torch.log_softmax(self.head(x), -1).transpose(0, 1)
+                loss = torch.nn.functional.ctc_loss(logp, y, xl, yl, blank=0, reduction="sum", zero_infinity=True)
+                opt.zero_grad()
+                (loss / int(xl.sum())).backward()
+                opt.step()
+                total, frames = total + float(loss.detach()), frames + int(xl.sum())
+            last = total / frames
+        import jiwer
+
+        errors = chars = 0
+        with torch.no_grad():
+            for f, t in zip(feats, targets):
+                best = torch.unique_consecutive(self.head(f).argmax(-1))
+                hyp = "".join(self.chars[i - 1] for i in best.tolist() if i)
+                ref = "".join(self.chars[i - 1] for i in t)
+                out = jiwer.process_characters(ref, hyp)
+                chars += len(ref)
+                errors += out.substitutions + out.deletions + out.insertions
+        return {"ctc_loss_per_frame": last, "greedy_cer": 100.0 * errors / max(1, chars)}
+
+    def save(self, path: PathLike) -> None:
+        if self.head is None:
+            raise SpeechprocError("no CTC head: fit it first")
+        torch.save({"chars": self.chars, "state": self.head.state_dict()}, str(path))
+
+    def load(self, path: PathLike) -> "WhisperCTCAligner":
+        try:
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
+            self.chars = list(obj["chars"])
+            state = obj["state"]
+            self.head = torch.nn.Linear(state["weight"].shape[1], state["weight"].shape[0])
+            self.head.load_state_dict(state)
+        except Exception as e:  # unreadable, not a torch file, or another dict: one clear message
+            raise SpeechprocError(f"{path}: not a CTC head written by align_words ({type(e).__name__}); fit it "
+                                  f"again") from None
+        return self
+
+    @torch.no_grad()
+    def align(self, wave: np.ndarray, text: str) -> Tuple[List[WordSpan], float]:
+        """Word spans of ``text`` in ``wave`` (16 kHz) and the seconds per frame (0.02)."""
+        if self.head is None:
+            raise SpeechprocError("no CTC head: fit or load it first")
+        words = text.split()
+        if not words:
+            raise SpeechprocError("nothing to align: the transcript is empty")
+        logp = torch.log_softmax(self.head(self.states(wave)), -1)
+        return ctc_word_frames(logp, words, [self._ids(w) for w in words], 0), 0.02
+

@@ -10,8 +10,8 @@
 #   5  scoring (raw and Whisper-normalised WER/CER) and exp/RESULTS.md with the before/after table
 #   6  LM of the Whisper-normalised training transcripts for n-best rescoring (exp/lm_whisper_en)
 #   7  zero-shot CTranslate2 decoding: greedy, beam search with n-best, n-best rescored with that LM (exp/nbest, README)
-#   8  short commands: one-word clips of AN4 test cut at the CTC alignment of the AN4 Conformer (egs/an4/asr), an
-#      8-kHz band-limited copy, and clips without speech (data/test_words, data/test_words_8k, data/nonspeech)
+#   8  short commands: one-word clips of AN4 test cut at the CTC alignment of a fine-tuned model (a CTC head
+#      fitted on its encoder), an 8-kHz band-limited copy, clips without speech (data/test_words{,_8k}, data/nonspeech)
 #   9  fine-tuning with one-word clips of the training set added (exp/finetune_<strategy>_words; word_strategies)
 #  10  every system on whole utterances, one-word clips and clips without speech (exp/short_commands, README)
 . "$(dirname "$0")/../../../tools/recipe.sh"
@@ -29,9 +29,11 @@ decode_args=                     # extra speechproc.bin.decode_asr options, e.g.
 lm_nbpe=60                       # stage 6: BPE units of the rescoring LM (digits and letters: at least 39)
 lm_args=                         # stage 6: extra speechproc.bin.train options of the LM, e.g. "--number_of_epochs 10"
 nbest_beam=5                     # stage 7: beam size and n-best length of the CTranslate2 decoding
-align_exp=                       # stages 8-10: CTC/attention model that aligns the words (empty: ../asr/exp/asr_conformer[_quick])
+align_exp=finetune_lora          # stages 8-9: exp/<align_exp> aligns the words (Whisper: a CTC head fitted on its encoder)
 word_context=0.1                 # stages 8-9: seconds of audio kept on each side of a word
 word_strategies="lora"           # stage 9: strategies fine-tuned again with word clips added (empty: none)
-train_word_clips=850             # stage 9: word clips of the training set added (drawn at random from all of them)
-conformer_decode_config=../asr/conf/decode_asr.yaml   # stage 10: decode settings of that model
+train_word_clips=600             # stage 9: word clips of the training set added (drawn at random from all of them)
+word_epochs=3                    # stage 9: epochs of that fine-tuning (Whisper's cost is per utterance: the clips make epochs longer)
+conformer_exp=                   # stage 10: the AN4 Conformer scored too where trained (empty: ../asr/exp/asr_conformer[_quick])
+conformer_decode_config=../asr/conf/decode_asr.yaml   # stage 10: its decode settings
 recipe_main "$@"
