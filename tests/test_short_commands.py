@@ -79,6 +79,29 @@ def test_whisper_silence_gate(tiny_whisper: str) -> None:
     assert m.greedy_decode(wavs, lens, no_speech_threshold=-1.0, logprob_threshold=1.0) == [[], []]
     assert m.greedy_decode(wavs, lens, no_speech_threshold=-1.0, logprob_threshold=-1e9) == plain
 
+    from speechproc.decode.asr import DecodeConfig, Speech2Text
+
+    conf = Path(tiny_whisper) / "decode_nogate.yaml"
+    conf.write_text("mode: greedy\nno_speech_threshold: null\nallow_empty: true\n")
+    s2t = Speech2Text(m, None, m.tokenizer, input="wave", **DecodeConfig(conf))
+    assert s2t.config["no_speech_threshold"] is None and s2t.config["allow_empty"] is True  # a yaml null stays null
+    assert DecodeConfig(conf, no_speech_threshold=None)["no_speech_threshold"] is None  # an option not given
+
+    class EndFirst(torch.nn.Module):  # an output layer that always prefers the end of text
+        def __init__(self, proj: torch.nn.Module, eot: int) -> None:
+            super().__init__()
+            self.proj, self.eot = proj, eot
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.proj(x).clone()
+            y[..., self.eot] += 100.0
+            return y
+
+    m.hf.proj_out = EndFirst(m.hf.proj_out, m.tokenizer.eos_id)
+    forced = m.greedy_decode(wavs, lens)  # Whisper forbids the end of text at the first step: one token comes out
+    assert [len(h) for h in forced] == [1, 1]
+    assert m.greedy_decode(wavs, lens, allow_empty=True) == [[], []]
+
 
 def test_nonspeech_examples_join_a_training_batch_with_an_empty_target(tiny_whisper: str) -> None:
     from speechproc.models.pretrained.whisper_asr import WhisperASR
@@ -144,7 +167,8 @@ def test_align_cut_and_table_verbs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
     exp = tmp_path / "exp"
     for sys_name, texts in (("good", {"test": "YES NO", "words": "YES", "nonspeech": ""}),
-                            ("bad", {"test": "YES", "words": "NO", "nonspeech": "THANK YOU"})):
+                            ("bad", {"test": "YES", "words": "NO", "nonspeech": "THANK YOU"}),
+                            ("dots", {"test": "YES NO", "words": "YES", "nonspeech": "."})):
         for s, hyp in texts.items():
             dd = exp / sys_name / f"decode_{s}"
             dd.mkdir(parents=True)
@@ -156,6 +180,7 @@ def test_align_cut_and_table_verbs(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     make_results.main([str(exp), "--short-commands-table", "test", "words", "nonspeech=nonspeech"])
     table = (exp / "RESULTS.md").read_text()
     assert "|bad|50.00|100.00|-|-|1 of 1|" in table and "|good|0.00|0.00|-|-|0 of 1|" in table
+    assert "|dots|0.00|0.00|-|-|1 of 1 (0 with words)|" in table
 
 
 def test_whisper_ctc_head_fits_saves_loads_and_aligns(tiny_whisper: str, tmp_path: Path) -> None:

@@ -87,7 +87,8 @@ def _run_job(args) -> None:
 
     torch.set_num_threads(1 if args.nj > 1 else torch.get_num_threads())
     cfg = DecodeConfig(args.config, **_decode_opts(args))
-    s2t = Speech2Text.from_pretrained(args.exp_dir, lm_dir=args.lm_dir, device=args.device, onnx=args.onnx, **cfg)
+    s2t = Speech2Text.from_pretrained(args.exp_dir, decode_config=args.config, lm_dir=args.lm_dir, device=args.device,
+                                      onnx=args.onnx, **_decode_opts(args))
     data = args.data
     if args.job is not None:
         data = str(Path(args.out_dir) / "split" / str(args.job) / "data")

@@ -14,7 +14,8 @@ Decoding modes (``mode`` in the decode yaml):
 - ``greedy``: the model's own batched greedy decoding (pretrained sequence-to-sequence models
   such as :class:`~speechproc.models.pretrained.whisper_asr.WhisperASR`). Whisper models get Whisper's
   silence gate: no-speech probability above ``no_speech_threshold`` (0.6; null: off) and average token
-  log-probability below ``logprob_threshold`` (-1.0) decode to an empty text.
+  log-probability below ``logprob_threshold`` (-1.0) decode to an empty text; ``allow_empty: true`` lets the
+  end of text come first (Whisper forbids it; models fine-tuned with empty transcripts need it).
 
 Audio of any length: :meth:`Speech2Text.transcribe_batch` (and ``__call__``, the ``transcribe`` verb) cuts
 a waveform longer than ``max_segment_seconds`` (at most the input window of a Whisper model) at pauses
@@ -64,11 +65,14 @@ DEFAULTS: Dict[str, object] = {
     "fast_search": True,
     "no_speech_threshold": 0.6,
     "logprob_threshold": -1.0,
+    "allow_empty": False,
 }
 
 
-def DecodeConfig(path: Optional[PathLike] = None, **overrides) -> Dict[str, object]:
-    """Decode settings: :data:`DEFAULTS` < yaml file ``path`` < ``overrides`` (unknown keys are errors)."""
+def DecodeConfig(path: Optional[PathLike] = None, _keep_none: bool = False, **overrides) -> Dict[str, object]:
+    """Decode settings: :data:`DEFAULTS` < yaml file ``path`` < ``overrides`` (unknown keys are errors). An override
+    of None means "not given" (command-line options), unless ``_keep_none`` (a complete config passed on, whose
+    None values, such as ``no_speech_threshold: null``, were chosen)."""
     cfg = dict(DEFAULTS)
     sources = []
     if path is not None:
@@ -78,7 +82,7 @@ def DecodeConfig(path: Optional[PathLike] = None, **overrides) -> Dict[str, obje
         if not p.is_file():
             raise SpeechprocError(f"{p}: decode config not found")
         sources.append((str(p), yaml.safe_load(p.read_text(encoding="utf-8")) or {}))
-    sources.append(("arguments", {k: v for k, v in overrides.items() if v is not None}))
+    sources.append(("arguments", {k: v for k, v in overrides.items() if v is not None or _keep_none}))
     for where, values in sources:
         for k, v in values.items():
             if k not in DEFAULTS:
@@ -247,7 +251,7 @@ class Speech2Text:
         self.fbank_config = fbank_config or FbankConfig()
         self.lm = lm.to(device).eval() if lm is not None else None
         self.device = device
-        self.config = DecodeConfig(**decode)
+        self.config = DecodeConfig(_keep_none=True, **decode)
         window = getattr(self.model, "window_samples", None)  # Whisper: the input window the model was built with
         if window and float(self.config["max_segment_seconds"]) > window / self.fbank_config.sample_rate:
             self.config["max_segment_seconds"] = window / self.fbank_config.sample_rate
@@ -371,7 +375,8 @@ class Speech2Text:
             if getattr(self.model, "no_speech_id", None) is not None:  # Whisper: its silence gate
                 ns = self.config["no_speech_threshold"]
                 return self.model.greedy_decode(feats, lengths, no_speech_threshold=None if ns is None else float(ns),
-                                                logprob_threshold=float(self.config["logprob_threshold"]))
+                                                logprob_threshold=float(self.config["logprob_threshold"]),
+                                                allow_empty=bool(self.config["allow_empty"]))
             return self.model.greedy_decode(feats, lengths)
         if self.input == "fbank" and int(lengths.min()) < 7:
             raise SpeechprocError("an utterance is shorter than 7 frames (~0.09 s); it cannot be recognised")

@@ -240,7 +240,8 @@ def format_short_commands_table(exp_dir: PathLike, full_set: str, word_sets: Seq
                                 nonspeech_set: Optional[str]) -> str:
     """Markdown table of every model dir of ``exp_dir``: WER on ``full_set`` (whole utterances) next to the
     one-word sets ``word_sets`` (``decode_<set>/score_wer``), raw and Whisper-normalised
-    (``decode_<set>_whisper_en``), and how many clips of ``nonspeech_set`` got any words (``decode_<set>/text``)."""
+    (``decode_<set>_whisper_en``), and how many clips of ``nonspeech_set`` got any output, and how many of those any
+    letter or digit (``decode_<set>/text``)."""
     exp = Path(exp_dir)
     scores = {(d.model, d.decode_dir): d for d in collect_scores(exp)}
     models = sorted({m for m, _ in scores})
@@ -255,7 +256,7 @@ def format_short_commands_table(exp_dir: PathLike, full_set: str, word_sets: Seq
 
     head = ["system"] + [f"{s} WER" for s in sets] + [f"{s} WER (norm.)" for s in sets]
     if nonspeech_set:
-        head.append(f"{nonspeech_set}: clips with words")
+        head.append(f"{nonspeech_set}: clips with output")
     lines = ["|" + "|".join(head) + "|", "|" + "|".join(["---"] * len(head)) + "|"]
     for model in models:
         cells = [model] + [wer(model, f"decode_{s}") for s in sets] + [wer(model, f"decode_{s}_whisper_en") for s in sets]
@@ -263,8 +264,9 @@ def format_short_commands_table(exp_dir: PathLike, full_set: str, word_sets: Seq
             text = exp / model / f"decode_{nonspeech_set}" / "text"
             if text.is_file():
                 hyps = [ln.split(None, 1) for ln in text.read_text(encoding="utf-8").splitlines() if ln.strip()]
-                worded = [h for h in hyps if len(h) > 1 and h[1].strip()]
-                cells.append(f"{len(worded)} of {len(hyps)}")
+                said = [h[1] for h in hyps if len(h) > 1 and h[1].strip()]
+                worded = [t for t in said if any(c.isalnum() for c in t)]
+                cells.append(f"{len(said)} of {len(hyps)}" + (f" ({len(worded)} with words)" if len(worded) != len(said) else ""))
             else:
                 cells.append("-")
         lines.append("|" + "|".join(cells) + "|")

@@ -205,7 +205,7 @@ class WhisperASR(TrainableStateModule):
     @torch.no_grad()
     def greedy_decode(self, wavs: Optional[torch.Tensor] = None, lengths: Optional[torch.Tensor] = None,
                       feats: Optional[torch.Tensor] = None, no_speech_threshold: Optional[float] = None,
-                      logprob_threshold: float = -1.0) -> List[List[int]]:
+                      logprob_threshold: float = -1.0, allow_empty: bool = False) -> List[List[int]]:
         """Batched greedy decoding of waveforms (or log-mel ``feats``); one token-id list (text
         tokens, no specials) per utterance.
 
@@ -213,6 +213,10 @@ class WhisperASR(TrainableStateModule):
         no-speech token right after ``<|startoftranscript|>``) is above it *and* whose hypothesis has an average
         token log-probability (end of text included) below ``logprob_threshold`` decodes to nothing, as in
         Whisper's ``transcribe`` (defaults 0.6 and -1.0 there). None: no gate.
+
+        ``allow_empty``: the end of text may come first. Whisper suppresses it at the first step (its
+        ``begin_suppress_tokens``), so on silence it must say something ("you"); a model fine-tuned with empty
+        transcripts (``nonspeech_per_batch``) has learnt to end at once there, which this lets it do.
         """
         enc = self.encode(wavs, lengths, feats)
         b = enc.shape[0]
@@ -225,7 +229,8 @@ class WhisperASR(TrainableStateModule):
         done = torch.zeros(b, dtype=torch.bool, device=enc.device)
         hyps: List[List[int]] = [[] for _ in range(b)]
         eot = self.tokenizer.eos_id
-        begin = torch.tensor(self.begin_suppress, dtype=torch.long, device=enc.device)
+        begin = torch.tensor([t for t in self.begin_suppress if not (allow_empty and t == eot)], dtype=torch.long,
+                             device=enc.device)
         for step in range(self.max_new_tokens):
             logits = out.logits[:, -1].float()
             logits[:, self.suppress] = -float("inf")
