@@ -12,7 +12,8 @@ for s in test test_words test_words_8k nonspeech; do
   d=data/$s$sfx; [ "$s" = nonspeech ] && d=data/nonspeech
   python -m speechproc.bin.whisper_decode --backend faster-whisper --model "$whisper" "$d" "$out/zeroshot_faster_whisper/decode_$s"
   for m in $models; do
-    python -m speechproc.bin.decode_asr --exp-dir "exp/$m" --data "$d" --config conf/decode.yaml \
+    conf=conf/decode.yaml; case $m in *_words) conf=conf/decode_words.yaml ;; esac
+    python -m speechproc.bin.decode_asr --exp-dir "exp/$m" --data "$d" --config "$conf" \
       --nj "$nj" --cmd "$cmd" --cmd-conf "$cmd_conf" $decode_args "$out/$m/decode_$s"
   done
   systems="zeroshot_faster_whisper $models"
