@@ -274,11 +274,23 @@ def test_long_recordings_of_the_benchmark_join_utterances_with_gaps(tmp_path):
     assert np.all(wave[8000:16000] == 0) and np.any(wave[:8000] != 0)
 
 
+def _beam_search(model, enc, lens, scorer, cached: bool, beam: int):
+    """Hypotheses (id lists) and scores of a joint beam search over ``enc`` of a tiny model (eos 11)."""
+    from speechproc.decode.asr import _SearcherLinear
+    from speechproc.decode.searcher import JointBeamSearcher
+
+    s = JointBeamSearcher(modules=[model.transformer, _SearcherLinear(model.seq_lin)], bos_index=1, eos_index=11,
+                          min_decode_ratio=0.0, max_decode_ratio=1.0, beam_size=beam, using_eos_threshold=False,
+                          length_normalization=True, scorer=scorer, cached=cached)
+    s.bos_index = 11
+    hyps, _, scores, _ = s(enc, lens.float() / enc.shape[1])
+    return [list(map(int, h)) for h in hyps], scores
+
+
 def test_the_cached_decoder_equals_the_full_recomputation_and_finds_the_same_hypotheses() -> None:
     from speechbrain.decoders.scorer import CTCScorer, ScorerBuilder
 
-    from speechproc.decode.asr import _SearcherLinear
-    from speechproc.decode.searcher import CachedTransformerDecoder, FastCTCScorer, JointBeamSearcher
+    from speechproc.decode.searcher import CachedTransformerDecoder, FastCTCScorer
     from speechproc.models.asr import ConformerASR
 
     torch.manual_seed(0)
@@ -299,12 +311,7 @@ def test_the_cached_decoder_equals_the_full_recomputation_and_finds_the_same_hyp
         kind = FastCTCScorer if cached else CTCScorer
         scorer = ScorerBuilder(full_scorers=[kind(ctc_fc=model.ctc_lin, blank_index=0, eos_index=11)],
                                weights={"ctc": ctc}) if ctc else None
-        s = JointBeamSearcher(modules=[model.transformer, _SearcherLinear(model.seq_lin)], bos_index=1, eos_index=11,
-                              min_decode_ratio=0.0, max_decode_ratio=1.0, beam_size=5, using_eos_threshold=False,
-                              length_normalization=True, scorer=scorer, cached=cached)
-        s.bos_index = 11
-        hyps, _, scores, _ = s(enc, lens.float() / 40)
-        return [list(map(int, h)) for h in hyps], scores
+        return _beam_search(model, enc, lens, scorer, cached, beam=5)
 
     for ctc in (0.0, 0.3, 1.0):
         (h_full, s_full), (h_cached, s_cached) = search(False, ctc), search(True, ctc)
@@ -316,8 +323,7 @@ def test_the_cached_lm_scorer_equals_speechbrains_and_fusion_finds_the_same_hypo
     from speechbrain.decoders.scorer import CTCScorer, ScorerBuilder
     from speechbrain.decoders.scorer import TransformerLMScorer as SBLMScorer
 
-    from speechproc.decode.asr import _SearcherLinear
-    from speechproc.decode.searcher import FastCTCScorer, FastTransformerLMScorer, JointBeamSearcher
+    from speechproc.decode.searcher import FastCTCScorer, FastTransformerLMScorer
     from speechproc.models.asr import ConformerASR
     from speechproc.models.lm import TransformerLM
 
@@ -342,12 +348,7 @@ def test_the_cached_lm_scorer_equals_speechbrains_and_fusion_finds_the_same_hypo
         ctc = (FastCTCScorer if cached else CTCScorer)(ctc_fc=model.ctc_lin, blank_index=0, eos_index=11)
         lms = (FastTransformerLMScorer if cached else SBLMScorer)(lm)
         scorer = ScorerBuilder(full_scorers=[ctc, lms], weights={"ctc": 0.5, "transformerlm": 0.6})
-        s = JointBeamSearcher(modules=[model.transformer, _SearcherLinear(model.seq_lin)], bos_index=1, eos_index=11,
-                              min_decode_ratio=0.0, max_decode_ratio=1.0, beam_size=4, using_eos_threshold=False,
-                              length_normalization=True, scorer=scorer, cached=cached)
-        s.bos_index = 11
-        hyps, _, scores, _ = s(enc, lens.float() / 30)
-        return [list(map(int, h)) for h in hyps], scores
+        return _beam_search(model, enc, lens, scorer, cached, beam=4)
 
     (h_sb, s_sb), (h_fast, s_fast) = search(False), search(True)
     assert h_fast == h_sb and any(len(h) > 1 for h in h_sb)

@@ -46,12 +46,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from speechproc.data.datadir import DataDir
     from speechproc.decode.align import CTCAligner, WhisperCTCAligner
+    from speechproc.exp import exp_settings
 
     data = DataDir.load(args.data)
     if data.text is None:
         raise SpeechprocError(f"{args.data}: no text file; alignment needs the transcripts")
-    from speechproc.exp import exp_settings
-
     fit = None
     if exp_settings(args.exp_dir).get("task") == "whisper":
         aligner = WhisperCTCAligner.from_pretrained(args.exp_dir)

@@ -62,7 +62,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     data = DataDir.load(args.data)
     ctm = read_ctm(args.ctm)
-    missing = [u for u in ctm if u not in set(data.utts)]
+    known = set(data.utts)
+    missing = [u for u in ctm if u not in known]
     if missing:
         raise SpeechprocError(f"{args.ctm}: utterances not in {args.data}: {missing[:3]}; align this data dir again")
     with atomic_output_dir(Path(args.out_dir)) as tmp:

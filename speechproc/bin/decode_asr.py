@@ -83,16 +83,15 @@ def _write_text(path: Path, hyps: Dict[str, str]) -> None:
 
 
 def _run_job(args) -> None:
-    from speechproc.decode.asr import DecodeConfig, Speech2Text
+    from speechproc.decode.asr import Speech2Text
 
     torch.set_num_threads(1 if args.nj > 1 else torch.get_num_threads())
-    cfg = DecodeConfig(args.config, **_decode_opts(args))
     s2t = Speech2Text.from_pretrained(args.exp_dir, decode_config=args.config, lm_dir=args.lm_dir, device=args.device,
                                       onnx=args.onnx, **_decode_opts(args))
     data = args.data
     if args.job is not None:
         data = str(Path(args.out_dir) / "split" / str(args.job) / "data")
-    result = decode_dir(s2t, data, float(cfg["batch_seconds"]), args.max_utts)
+    result = decode_dir(s2t, data, float(s2t.config["batch_seconds"]), args.max_utts)
     out = Path(args.out_dir) if args.job is None else Path(args.out_dir) / "split" / str(args.job)
     _write_text(out / "text", result["hyps"])
     atomic_write_text(out / "timing.json", json.dumps({k: result[k] for k in ("audio_seconds", "decode_seconds")}) + "\n")

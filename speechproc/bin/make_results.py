@@ -53,16 +53,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.make_results"] + cli)
     out = Path(args.out) if args.out else Path(args.exp_dir) / "RESULTS.md"
     if args.short_commands_table:
-        from speechproc.score.results import environment_info, format_short_commands_table
+        from speechproc.score.results import format_short_commands_table, results_header
         from speechproc.utils import atomic_write_text
 
         sets = [s for s in args.short_commands_table if not s.startswith("nonspeech=")]
         nonspeech = [s.split("=", 1)[1] for s in args.short_commands_table if s.startswith("nonspeech=")]
-        env = environment_info(args.exp_dir)
-        text = "\n".join(["# RESULTS", "", "## Environments"] + [f"- {k}: `{v}`" for k, v in env.items()]
-                         + [f"- command: `{command}`", "", "## Short commands", "",
-                            format_short_commands_table(args.exp_dir, sets[0], sets[1:], nonspeech[0] if nonspeech else None)])
-        atomic_write_text(out, text)
+        table = format_short_commands_table(args.exp_dir, sets[0], sets[1:], nonspeech[0] if nonspeech else None)
+        atomic_write_text(out, "\n".join(results_header(args.exp_dir, command) + ["## Short commands", "", table]))
     else:
         write_results_md(args.exp_dir, out, command,
                          finetune_sets=(args.dev_set, args.test_set) if args.finetune_table else None)

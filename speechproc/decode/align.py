@@ -8,8 +8,9 @@
   word's sound is the run of frames above an energy floor that contains (or is nearest to) its spike
   within that stretch, and the clip is that run plus ``context`` seconds on each side, never crossing
   into a neighbour's stretch.
-- :class:`CTCAligner`: both for a trained CTC/attention experiment (``align_words`` verb), writing
-  Kaldi CTM lines ``utt 1 start duration word``.
+- :class:`CTCAligner` (a trained CTC/attention experiment, its own CTC head) and :class:`WhisperCTCAligner` (a
+  fine-tuned Whisper experiment and a character CTC head fitted on its frozen encoder): word spans of a
+  transcript in a waveform, for the ``align_words`` verb (Kaldi CTM lines ``utt 1 start duration word``).
 """
 from __future__ import annotations
 
@@ -166,40 +167,43 @@ class WhisperCTCAligner:
     >>> al.fit(DataDir.load("data/train_nodev")); al.save("exp/align/ctc_head.pt")  # doctest: +SKIP
     """
 
-    sample_rate = 16000
+    sample_rate = 16000      # Whisper's input rate
+    frame_seconds = 0.02     # one encoder state per two 10-ms log-mel hops
 
-    def __init__(self, s2t, exp_dir: Optional[PathLike] = None) -> None:
+    def __init__(self, s2t) -> None:
         if not hasattr(s2t.model, "window_samples") or not hasattr(s2t.model, "hf"):
             raise SpeechprocError("a Whisper CTC head needs a fine-tuned Whisper experiment (task whisper)")
-        self.s2t = s2t
         self.model = s2t.model
-        self.exp_dir = str(exp_dir) if exp_dir is not None else None
         self.chars: List[str] = []
+        self.index: Dict[str, int] = {}   # character -> head output (0 is the blank)
         self.head: Optional[torch.nn.Linear] = None
+
+    def _set_chars(self, chars: Sequence[str]) -> None:
+        self.chars = list(chars)
+        self.index = {c: i + 1 for i, c in enumerate(self.chars)}
 
     @classmethod
     def from_pretrained(cls, exp_dir: PathLike, device: str = "cpu") -> "WhisperCTCAligner":
         from speechproc.decode.asr import Speech2Text
 
-        return cls(Speech2Text.from_pretrained(exp_dir, device=device, mode="greedy"), exp_dir)
+        return cls(Speech2Text.from_pretrained(exp_dir, device=device, mode="greedy"))
 
     @torch.no_grad()
     def states(self, wave: np.ndarray) -> torch.Tensor:
-        """Encoder states ``(T, d_model)`` of the frames that hold audio (one per 20 ms)."""
+        """Encoder states ``(T, d_model)`` of the frames that hold audio (one per 20 ms: two log-mel hops)."""
         w = torch.as_tensor(np.asarray(wave, dtype=np.float32))
         n = len(w)
         if n > self.model.window_samples:
-            raise SpeechprocError(f"{n / 16000:.2f} s of audio is longer than the model's "
-                                  f"{self.model.window_samples / 16000:.2f}-s window")
+            raise SpeechprocError(f"{n / self.sample_rate:.2f} s of audio is longer than the model's "
+                                  f"{self.model.window_samples / self.sample_rate:.2f}-s window")
         enc = self.model.encode(w[None], torch.tensor([n]))[0]
-        return enc[: max(1, int(np.ceil(n / 320)))].float()
+        return enc[: max(1, int(np.ceil(n / (self.frame_seconds * self.sample_rate))))].float()
 
     def _ids(self, word: str) -> List[int]:
-        index = {c: i + 1 for i, c in enumerate(self.chars)}
-        bad = sorted({c for c in word if c not in index})
+        bad = sorted({c for c in word if c not in self.index})
         if bad:
             raise SpeechprocError(f"word '{word}' has characters the CTC head was not fitted on: {bad}")
-        return [index[c] for c in word]
+        return [self.index[c] for c in word]
 
     def fit(self, data, epochs: int = 40, lr: float = 3e-3, seed: int = 0, progress: bool = True) -> Dict[str, float]:
         """Fit the head on the utterances of ``data`` (a :class:`~speechproc.data.datadir.DataDir` with text);
@@ -208,7 +212,7 @@ class WhisperCTCAligner:
 
         if data.text is None:
             raise SpeechprocError(f"{data.source}: fitting a CTC head needs transcripts (a text file)")
-        self.chars = sorted({c for t in data.text.values() for c in t if not c.isspace()})
+        self._set_chars(sorted({c for t in data.text.values() for c in t if not c.isspace()}))
         feats, targets = [], []
         for utt in tqdm(data.utts, desc="encoder states", unit="utt", disable=not progress):
             wave, _ = data.load_audio(utt, sample_rate=self.sample_rate)
@@ -255,7 +259,7 @@ class WhisperCTCAligner:
     def load(self, path: PathLike) -> "WhisperCTCAligner":
         try:
             obj = torch.load(str(path), map_location="cpu", weights_only=True)
-            self.chars = list(obj["chars"])
+            self._set_chars(obj["chars"])
             state = obj["state"]
             self.head = torch.nn.Linear(state["weight"].shape[1], state["weight"].shape[0])
             self.head.load_state_dict(state)
@@ -273,5 +277,5 @@ class WhisperCTCAligner:
         if not words:
             raise SpeechprocError("nothing to align: the transcript is empty")
         logp = torch.log_softmax(self.head(self.states(wave)), -1)
-        return ctc_word_frames(logp, words, [self._ids(w) for w in words], 0), 0.02
+        return ctc_word_frames(logp, words, [self._ids(w) for w in words], 0), self.frame_seconds
 

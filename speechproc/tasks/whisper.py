@@ -25,6 +25,7 @@ import speechbrain as sb
 import torch
 
 from speechproc.data.audio import NONSPEECH_KINDS, nonspeech_clip
+from speechproc.models.pretrained.whisper_asr import SAMPLE_RATE
 from speechproc.tasks.base import TaskBrain
 from speechproc.utils import SpeechprocError
 
@@ -58,7 +59,7 @@ class WhisperBrain(TaskBrain):
             import numpy as np
 
             model = getattr(self.modules.model, "module", self.modules.model)
-            window = model.window_samples / 16000
+            window = model.window_samples / SAMPLE_RATE
             lo, hi = (float(v) for v in getattr(self.hparams, "nonspeech_seconds", [0.5, 5.0]))
             hi = min(hi, window)  # never longer than the input window
             if not 0 < lo <= hi:
@@ -85,7 +86,7 @@ class WhisperBrain(TaskBrain):
         clips = []
         for _ in range(ns["per_batch"]):
             kind = ns["kinds"][int(rng.integers(len(ns["kinds"])))]
-            clips.append(torch.from_numpy(nonspeech_clip(rng.uniform(ns["lo"], ns["hi"]), 16000, kind,
+            clips.append(torch.from_numpy(nonspeech_clip(rng.uniform(ns["lo"], ns["hi"]), SAMPLE_RATE, kind,
                                                          rng.uniform(*ns["levels"]), rng)))
         n = max(wavs.shape[1], max(len(c) for c in clips))
         wavs = torch.nn.functional.pad(wavs, (0, n - wavs.shape[1]))

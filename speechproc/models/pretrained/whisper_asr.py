@@ -68,9 +68,14 @@ class WhisperTokenizer:
     def decode(self, ids: Sequence[int]) -> str:
         return " ".join(self.tok.decode(list(ids), skip_special_tokens=True).split())
 
-    def token_id(self, token: str) -> int:
+    def find_token(self, token: str) -> Optional[int]:
+        """The id of ``token``, or None where the vocabulary has no such token."""
         i = self.tok.convert_tokens_to_ids(token)
-        if i is None or i == self.tok.unk_token_id:
+        return None if i is None or i == self.tok.unk_token_id else int(i)
+
+    def token_id(self, token: str) -> int:
+        i = self.find_token(token)
+        if i is None:
             raise SpeechprocError(f"token {token} is not in the Whisper vocabulary of {self.path}")
         return i
 
@@ -123,17 +128,12 @@ class WhisperASR(TrainableStateModule):
         suppress = set(int(t) for t in (gen.suppress_tokens or cfg.suppress_tokens or []))
         for t in ("<|transcribe|>", "<|translate|>", "<|startoftranscript|>", "<|startofprev|>", "<|startoflm|>",
                   "<|nospeech|>", "<|nocaptions|>"):
-            i = self.tokenizer.tok.convert_tokens_to_ids(t)
-            if i is not None and i != self.tokenizer.tok.unk_token_id:
+            i = self.tokenizer.find_token(t)
+            if i is not None:
                 suppress.add(i)
         self.register_buffer("suppress", torch.tensor(sorted(suppress), dtype=torch.long), persistent=False)
         # the no-speech token: its probability right after <|startoftranscript|> says "no speech" (Whisper's no_speech_prob)
-        self.no_speech_id = None
-        for t in ("<|nospeech|>", "<|nocaptions|>"):
-            i = self.tokenizer.tok.convert_tokens_to_ids(t)
-            if i is not None and i != self.tokenizer.tok.unk_token_id:
-                self.no_speech_id = int(i)
-                break
+        self.no_speech_id = self.tokenizer.find_token("<|nospeech|>") or self.tokenizer.find_token("<|nocaptions|>")
         self.begin_suppress = [int(t) for t in (gen.begin_suppress_tokens or cfg.begin_suppress_tokens or [])]
         self.max_new_tokens = min(int(max_new_tokens), cfg.max_target_positions - len(self.prompt) - 1)
         self.counts = apply_strategy(self.hf, strategy, encoder_modules=["model.encoder"])
