@@ -133,16 +133,21 @@ def _methods(tmp_path: Path, tiny_whisper: str) -> Path:
     (tmp_path / "methods.yaml").write_text(
         f"merged:\n  strategy: {strategy}\n  train_args: \"--lr 0.01\"\n"
         f"switch:\n  chain: separate\n  strategy: {strategy}\n  train_args: \"--lr 0.01\"\n"
-        f"replay:\n  rehearsal_share: 0.25\n  strategy: {strategy}\n  train_args: \"--lr 0.01\"\n")
+        f"replay:\n  rehearsal_share: 0.25\n  strategy: {strategy}\n  train_args: \"--lr 0.01\"\n"
+        f"routed:\n  chain: separate\n  router_background: background\n  strategy: {strategy}\n"
+        f"  train_args: \"--lr 0.01\"\n")
     return tmp_path / "methods.yaml"
 
 
-def _zeroshot(tmp_path: Path, wers: dict) -> Path:
+def _zeroshot(tmp_path: Path, wers: dict, texts: dict = None) -> Path:
     for name, wer in wers.items():
         for kind in ("wer", "cer"):
             d = tmp_path / "zeroshot" / f"decode_{name}" / f"score_{kind}"
             d.mkdir(parents=True)
             (d / "score.json").write_text(json.dumps({kind: wer, "n": 10}))
+        if texts and name in texts:  # the pretrained model's transcripts (routing takes them for background)
+            (tmp_path / "zeroshot" / f"decode_{name}" / "text").write_text(
+                "".join(f"{u} ZEROSHOT\n" for u in texts[name]))
     return tmp_path / "zeroshot"
 
 
@@ -165,11 +170,13 @@ def test_two_periods_make_two_versions_whose_cards_list_parent_and_periods(tiny_
     p2 = tmp_path / "p2" / "data_sp"  # other utterance ids than p1's (rehearsal mixes them)
     DataDir.load(make_tone_corpus(tmp_path / "p2", 4, seed=2)).speed_perturb(1.0).save(p2)
     methods = _methods(tmp_path, tiny_whisper)
-    zs = _zeroshot(tmp_path, {"general": 50.0, "p1": 80.0, "p2": 90.0})
+    utts = {"general": DataDir.load(p1).utts, "p1": DataDir.load(p1).utts, "p2": DataDir.load(p2).utts}
+    zs = _zeroshot(tmp_path, {"general": 50.0, "p1": 80.0, "p2": 90.0}, utts)
+    DataDir.load(make_tone_corpus(tmp_path / "bg", 3, seed=3)).save("background")  # speech of no period
     common = ["--methods", str(methods), "--config", str(tmp_path / "ft.yaml"), "--base", tiny_whisper,
               "--window-seconds", "2", "--eval", f"general={p1}", f"p1={p1}", f"p2={p2}", "--zeroshot", str(zs),
               "--train-args", "--number_of_epochs 1 --max_duration 2"]
-    for method in ("merged", "switch", "replay"):
+    for method in ("merged", "switch", "replay", "routed"):
         for name, data in (("p1", p1), ("p2", p2)):
             assert continual_finetune.main(["--model-dir", f"exp/{method}", "--method", method, "--new-data", str(data),
                                             "--valid-data", str(data), "--period", name] + common) == 0
@@ -190,6 +197,21 @@ def test_two_periods_make_two_versions_whose_cards_list_parent_and_periods(tiny_
     table = format_continual_table("exp", ["merged", "switch", "replay"], ["general", "p1", "p2"], zeroshot_dir=zs)
     assert "| switch (oracle task id) | p2 | v2 | 50.00 |" in table  # general: the pretrained model answers
     assert f"| merged | p2 | v2 | {c2['eval']['general']['wer']:.2f} | {c2['eval']['p1']['wer']:.2f} |" in table
+    # the domain router: every utterance of the suite takes the transcript of the decoding it was routed to
+    r2 = read_card(version_dir("exp/routed", "v2"))
+    assert r2["routing"]["labels"] == ["background", "p1", "p2"] and "routing" not in switch
+    owner = {"background": Path("zeroshot"), "p1": Path("exp/routed/v1"), "p2": Path("exp/routed/v2")}
+    for name in ("general", "p1", "p2"):
+        assert sum(r2["routing"]["routes"][name].values()) == len(utts[name])
+        routed = dict(ln.split(" ", 1) for ln in Path(f"exp/routed/v2/decode_{name}_routed/text").read_text().splitlines())
+        for line in Path(f"exp/routed/v2/decode_{name}_routed/route").read_text().splitlines():
+            utt, label, prob = line.split()
+            want = dict(ln.split(" ", 1) for ln in (owner[label] / f"decode_{name}" / "text").read_text().splitlines())
+            assert routed[utt] == want[utt] and 0.0 < float(prob) <= 1.0
+    assert json.loads(Path("exp/routed/v1/router.json").read_text())["labels"] == ["background", "p1"]
+    table = format_continual_table("exp", ["routed"], ["general", "p1", "p2"], zeroshot_dir=zs)
+    g = r2["routing"]["eval"]["general"]["wer"]
+    assert f"| routed (domain router, no task id) | p2 | v2 | {g:.2f} |" in table
 
 
 def test_bad_new_data_is_a_clear_error_and_leaves_every_version_as_it_was(tiny_whisper: str, tmp_path: Path,

@@ -18,6 +18,9 @@ lora_merged:
   rehearsal_share: 0.0   # share of earlier periods' data mixed into the training data (0: none)
   pseudo_rehearsal: null # a data dir standing in for the pretraining domain in the rehearsal pool
   l2sp: false            # pass the pretrained model as the L2-SP reference (the config sets l2sp_weight)
+  router_background: null  # separate chain only: a data dir of speech from no period (audio only); a domain
+                           # router (speechproc.decode.router) fitted on it and on the periods' training audio
+                           # picks, per utterance, the LoRA of its period or the pretrained model (no task id)
 ```
 
 The new data is checked before anything is written: it must exist and hold utterances, its audio headers
@@ -47,7 +50,7 @@ from speechproc.utils import SpeechprocError, run_verb, setup_logging
 logger = logging.getLogger(__name__)
 
 METHOD_KEYS = {"config": None, "chain": "merged", "rehearsal_share": 0.0, "pseudo_rehearsal": None, "l2sp": False,
-               "strategy": None, "train_args": ""}
+               "strategy": None, "train_args": "", "router_background": None}
 _UPPER = re.compile(r"^[A-Z0-9' ]*$")
 
 
@@ -105,6 +108,9 @@ def load_method(path: str, name: str, config: Optional[str] = None) -> Dict[str,
                               "or pass --config")
     if method["chain"] not in ("merged", "separate"):
         raise SpeechprocError(f"{p}: method '{name}': chain must be merged or separate, not '{method['chain']}'")
+    if method["router_background"] and method["chain"] != "separate":
+        raise SpeechprocError(f"{p}: method '{name}': router_background routes between separate modules; it needs "
+                              "chain: separate")
     return method
 
 
@@ -195,6 +201,68 @@ def evaluate(vdir: Path, suite: Dict[str, str], args: argparse.Namespace) -> Dic
     return results
 
 
+def lineage(parent: Optional[Path]) -> List[Path]:
+    """The version dirs from the first version to ``parent`` (empty without a parent), following the cards'
+    ``parent`` entries."""
+    from speechproc.versions import read_card
+
+    chain: List[Path] = []
+    while parent is not None:
+        chain.append(parent)
+        up = str(read_card(parent).get("parent", ""))
+        parent = None if (not up or up.startswith("pretrained:")) else Path(up)
+    return chain[::-1]
+
+
+def route_suite(vdir: Path, owners: List[Path], periods: List[Dict[str, Any]], suite: Dict[str, str],
+                background: str, args: argparse.Namespace) -> Dict[str, Any]:
+    """Domain routing without a task id (``speechproc.decode.router``): a router fitted on every period's training
+    audio and on ``background`` sends each utterance of the suite to the version that trained its period
+    (``owners[j]`` for ``periods[j]``, whose decoding of the suite exists) or, as background, to the pretrained
+    model (the ``--zeroshot`` decoding). Writes ``router.json`` and ``decode_<set>_routed/`` (``text``, ``route``:
+    utterance, label, probability; scored), returns the card entry."""
+    from speechproc.bin import score_asr
+    from speechproc.decode.router import DomainRouter, data_dir_states, routed_texts
+    from speechproc.models.pretrained.whisper_asr import WhisperASR
+    from speechproc.score.asr import read_kaldi_text
+    from speechproc.score.continual import read_scores
+
+    if not args.zeroshot:
+        raise SpeechprocError("routing sends background utterances to the pretrained model, whose decoding of the "
+                              "suite it takes from --zeroshot; fix: pass --zeroshot exp/zeroshot")
+    names = [p["name"] for p in periods]
+    if len(set(names)) != len(names):
+        raise SpeechprocError(f"routing needs distinct period names; the periods are {names}")
+    if len(owners) != len(periods):
+        raise SpeechprocError(f"{vdir}: {len(periods)} periods but {len(owners)} versions in its lineage")
+    bg = Path(background)
+    if not (bg / "wav.scp").is_file():
+        raise SpeechprocError(f"router_background {bg}: no such data dir (wav.scp); fix: prepare speech of no "
+                              "period there (the recipe's stage 1 makes data/background)")
+    model = WhisperASR(source=args.base, window_seconds=args.window_seconds).eval()
+    domains = {p["name"]: list(data_dir_states(model, DataDir.load(p["data"]), desc=f"router: {p['name']}").values())
+               for p in periods}
+    bg_states = data_dir_states(model, DataDir.load(bg), desc="router: background")
+    router = DomainRouter.fit(domains, list(bg_states.values()), info={"base": args.base, "background": str(bg),
+                                                                      "window_seconds": args.window_seconds})
+    router.save(vdir / "router.json")
+    results: Dict[str, Dict[str, float]] = {}
+    counts: Dict[str, Dict[str, int]] = {}
+    for name, data in suite.items():
+        texts = {p["name"]: read_kaldi_text(owner / f"decode_{name}" / "text") for p, owner in zip(periods, owners)}
+        texts[DomainRouter.BACKGROUND] = read_kaldi_text(Path(args.zeroshot) / f"decode_{name}" / "text")
+        routes = router.route_all(data_dir_states(model, DataDir.load(data), desc=f"routing {name}"))
+        out = vdir / f"decode_{name}_routed"
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "text").write_text("".join(f"{u} {t}\n" for u, t in routed_texts(routes, texts)), encoding="utf-8")
+        (out / "route").write_text("".join(f"{u} {lab} {p:.4f}\n" for u, (lab, p) in routes.items()), encoding="utf-8")
+        score_asr.main(["--ref", f"{data}/text", "--hyp", str(out / "text"), "--normalize", "whisper_en", str(out)])
+        results[name] = read_scores(out)
+        counts[name] = {lab: sum(1 for r in routes.values() if r[0] == lab) for lab in router.labels}
+        logger.info("routed %s: %s; WER %.2f", name, counts[name], results[name]["wer"])
+    return {"background": str(bg), "labels": router.labels, "routes": counts, "eval": results}
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from speechproc.data.rehearsal import rehearsal_mix
     from speechproc.exp import train_seconds
@@ -249,9 +317,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _, modules = load_trained_modules(vdir)
         modules["model"].export_hf(vdir / "hf")
     results = evaluate(vdir, suite, args)
-    summary = json.loads((vdir / "train_summary.json").read_text())
     periods.append({"name": period, "data": str(Path(args.new_data)), "utts": len(new), "hours": hours(new),
                     "resampled": bool(args.resample), "rehearsal": rehearsal})
+    routing = None
+    if method["router_background"]:
+        routing = route_suite(vdir, lineage(parent) + [vdir], periods, suite, str(method["router_background"]), args)
+    summary = json.loads((vdir / "train_summary.json").read_text())
     card: Dict[str, Any] = {
         "model": str(model_dir), "version": vdir.name, "method": args.method, "method_settings": method,
         "parent": str(parent) if parent else f"pretrained:{args.base}", "base": args.base,
@@ -260,6 +331,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "train_seconds": train_seconds(summary), "window_seconds": args.window_seconds,
         "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "eval": results,
     }
+    if routing is not None:
+        card["routing"] = routing
     if args.general in results and args.zeroshot:
         zs = read_scores(Path(args.zeroshot) / f"decode_{args.general}")
         wer = results[args.general]["wer"]

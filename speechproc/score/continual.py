@@ -14,7 +14,10 @@ Per method, with ``R[k][s]`` the WER on set ``s`` after period ``k`` (``k = 0``:
 
 Methods whose periods train separate modules (``chain: separate``, one LoRA per period) get two rows per
 period: *no task id* (the newest LoRA serves every set: the version's own evaluation) and *oracle task id*
-(each set decoded by the LoRA of its period, the pretrained model where no period owns the set).
+(each set decoded by the LoRA of its period, the pretrained model where no period owns the set). Where the
+versions were routed (method key ``router_background``, card entry ``routing``), a third row per period,
+*domain router*, takes each utterance from the LoRA or the pretrained model that the router chose for it: no task
+id is given, and the router never saw the evaluation sets.
 """
 from __future__ import annotations
 
@@ -46,16 +49,23 @@ def _zeroshot(zeroshot_dir: Path, sets: Sequence[str]) -> Dict[str, float]:
     return {s: read_scores(zeroshot_dir / f"decode_{s}")["wer"] for s in sets}
 
 
-def method_matrix(model_dir: PathLike, zeroshot: Mapping[str, float], oracle: bool = False
+def method_matrix(model_dir: PathLike, zeroshot: Mapping[str, float], oracle: bool = False, routed: bool = False
                   ) -> List[Dict[str, Any]]:
     """Rows ``{"after": period name, "version", "wer": {set: WER}, "card"}`` of one method, the zero-shot row
-    first. With ``oracle``, each set is taken from the version of its own period (module docstring)."""
+    first. With ``oracle``, each set is taken from the version of its own period; with ``routed``, from the
+    version's domain-routed decoding (module docstring)."""
     from speechproc.versions import read_card, versions
 
     cards = [read_card(v) for v in versions(model_dir)]
     rows: List[Dict[str, Any]] = [{"after": "zero-shot", "version": "-", "wer": dict(zeroshot), "card": None}]
     for k, card in enumerate(cards):
-        wer = {s: card["eval"][s]["wer"] for s in zeroshot if s in card["eval"]}
+        evals = card["eval"]
+        if routed:
+            if "routing" not in card:
+                raise SpeechprocError(f"{model_dir}/{card['version']}: the version was not routed (no 'routing' in "
+                                      "its card)")
+            evals = card["routing"]["eval"]
+        wer = {s: evals[s]["wer"] for s in zeroshot if s in evals}
         if oracle:
             owner = {p["name"]: j for j, p in enumerate(card["periods"])}
             wer = {}
@@ -102,17 +112,22 @@ def format_continual_table(exp_dir: PathLike, methods: Sequence[str], sets: Sequ
         plain = method_matrix(model_dir, zs)
         if len(plain) < 2:
             continue
-        variants = [(m, False)]
+        variants = [(m, "plain")]
         if plain[1]["card"]["method_settings"].get("chain") == "separate":
-            variants = [(f"{m} (no task id)", False), (f"{m} (oracle task id)", True)]
-        for label, oracle in variants:
-            rows = method_matrix(model_dir, zs, oracle=True) if oracle else plain
+            variants = [(f"{m} (no task id)", "plain"), (f"{m} (oracle task id)", "oracle")]
+            if all("routing" in r["card"] for r in plain[1:]):
+                variants.insert(1, (f"{m} (domain router, no task id)", "routed"))
+        for label, mode in variants:
+            rows = plain if mode == "plain" else method_matrix(model_dir, zs, oracle=mode == "oracle",
+                                                               routed=mode == "routed")
             for r in rows[1:]:
                 card = r["card"]
                 tp = card.get("trainable_parameters")
                 ok = card.get("general", {}).get("ok")
-                if oracle:  # the general set is the pretrained model's in the oracle setting
+                if mode == "oracle":  # the general set is the pretrained model's in the oracle setting
                     ok = True
+                elif mode == "routed" and general in r["wer"] and general in zs:
+                    ok = r["wer"][general] <= zs[general] * (1.0 + tolerance) + 1e-9
                 lines.append("| " + " | ".join(
                     [label, r["after"], r["version"]] + [_f(r["wer"].get(s)) for s in sets]
                     + ["-" if tp is None else f"{tp / 1e6:.2f} M",

@@ -19,7 +19,7 @@
 
 whisper=tiny.en                  # pretrained model (tiny.en, base with the whisper-base extra, a local HF dir)
 window_seconds=10                # input window of fine-tuning and decoding (the suite's longest utterance: 9.95 s)
-methods="full freeze_encoder lora_merged lora_switch l2sp rehearsal rehearsal_l2sp rehearsal_wide"   # entries of conf/methods.yaml
+methods="full freeze_encoder lora_merged lora_switch lora_routed l2sp rehearsal rehearsal_l2sp rehearsal_wide"   # entries of conf/methods.yaml
 # the periods, in order: name:train dir:dev dir:epochs[:resample] (resample: its audio is not at 16 kHz)
 periods="an4:data/an4/train_nodev:data/an4/train_dev:2 yesno:data/yesno/train_nodev:data/yesno/dev:4:resample"
 suite="general=data/general an4=data/an4/test yesno=data/yesno/test"   # evaluation suite, NAME=DATA_DIR
