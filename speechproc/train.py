@@ -643,7 +643,8 @@ def _train(argv: Sequence[str], args: argparse.Namespace, overrides: Dict[str, o
                    "trainable_parameters": sum(p.numel() for p in params.values() if p.requires_grad),
                    "final_model_sha1": modules_sha1(brain.modules),
                    "epochs": hparams["epoch_counter"].current, "averaged": names,
-                   "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
+                   "world_size": int(os.environ.get("WORLD_SIZE", "1")),
+                   "train_utterances": len(train_set) if hasattr(train_set, "__len__") else None}
         atomic_write_text(out_dir / "train_summary.json", json.dumps(summary, indent=2) + "\n")
         logger.info("training done in %.1f s; averaged %d checkpoint(s) into %s", elapsed, len(names),
                     out_dir / "model.pt")

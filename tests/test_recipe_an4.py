@@ -58,6 +58,10 @@ def test_an4_smoke_all_stages_on_40_utterances(tmp_path):
     speed = json.loads((d / "exp/asr_streaming_quick/decode_speed/result.json").read_text())  # stage 13
     assert speed["utterances"] == 8 and speed["identical_transcripts"] == 8
     assert [r["variant"] for r in speed["rows"]] == ["project", "speechbrain"]
+    train_speed = json.loads((d / "exp/train_speed_quick/result.json").read_text())  # stage 14
+    assert [(r["setting"], r["processes"], r["threads"], r["utterances"]) for r in train_speed["rows"]] == [
+        ("threads=1", 1, 1, 120), ("threads=2", 1, 2, 120), ("nproc=2", 2, 1, 120)]
+    assert train_speed["fastest"] in ("threads=1", "threads=2", "nproc=2")
 
 
 def test_an4_overfit_ten_utterances(tmp_path):

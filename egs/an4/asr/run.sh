@@ -14,6 +14,7 @@
 #  11  streaming ASR training: Conformer with dynamic chunk training (exp/asr_streaming)
 #  12  streaming decoding at 160/320/640 ms chunks and full context: WER, latency, RTF (README section streaming)
 #  13  beam search speed without and with the LM: the project's search against SpeechBrain's on the same model (README sections decode_speed, decode_speed_lm)
+#  14  training speed: one epoch on a subset with 1 thread, 2 threads and 2 processes (README section train_speed)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_dev=100   # utterances of train held out as train_dev (ESPnet: the first 100)
@@ -38,5 +39,7 @@ streaming_exp=asr_streaming      # stage 11: exp/<streaming_exp>
 streaming_config=""              # stage 11: empty: conf/train_asr_streaming.yaml (full) or conf/train_asr_streaming_debug.yaml (quick)
 streaming_train_args=            # stage 11: extra speechproc.bin.train options, e.g. "--number_of_epochs 20"
 streaming_chunks=160,320,640,full  # stage 12: chunk sizes (ms, multiples of 40) and full context
+train_speed_settings="threads=1 threads=2 nproc=2"   # stage 14: core settings timed (threads=K: one process; nproc=N)
+speed_train_utts=300             # stage 14: training utterances of the timed epoch
 speed_exp=asr_streaming          # stage 13: the joint CTC/attention model whose beam search is timed (exp/<speed_exp>)
 recipe_main "$@"
