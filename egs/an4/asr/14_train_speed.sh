@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# training speed on this machine's cores: one epoch of ${asr_config:-conf/train_asr_conformer.yaml} on ${speed_train_utts} utterances with $train_speed_settings (README section train_speed; run it on an idle machine)
+# training speed on this machine's cores: one epoch of the ASR config (asr_config, default conf/train_asr_conformer.yaml) on ${speed_train_utts} utterances with $train_speed_settings (README section train_speed; run it on an idle machine)
 # outputs: exp/train_speed${profile_suffix}/result.json
 case "$profile" in quick) config=${asr_config:-conf/train_asr_debug.yaml} ;; *) config=${asr_config:-conf/train_asr_conformer.yaml} ;; esac
 python -m speechproc.bin.benchmark_train "$config" --settings $train_speed_settings --max-train-utts "$speed_train_utts" \
