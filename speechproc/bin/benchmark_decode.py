@@ -11,7 +11,6 @@ batch. Writes ``result.json``, ``result.md``, ``text.<variant>`` and, with ``--r
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
@@ -50,7 +49,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from speechproc.data.dataset import make_asr_dataset
     from speechproc.decode.asr import Speech2Text
     from speechproc.score.asr import score
-    from speechproc.score.results import environment_info, git_commit
+    from speechproc.score.results import environment_info, git_commit, write_benchmark
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     bad = [v for v in variants if v not in VARIANTS]
@@ -109,7 +108,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               "environment": environment_info(root)}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "result.json", json.dumps(result, indent=2) + "\n")
     for name, h in hyps_all.items():
         atomic_write_text(out / f"text.{name}", "".join(f"{u} {h[u]}\n" for u in sorted(h)))
     r0 = rows[0]
@@ -123,12 +121,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      f"{r['seconds']:.1f} |")
     lines += ["", f"Command: `{result['command']}` (commit {result['commit']}; CPU {result['environment']['CPU']})."]
     table = "\n".join(lines) + "\n"
-    atomic_write_text(out / "result.md", table)
-    if args.readme:
-        from speechproc.score.results import update_readme_section
-
-        update_readme_section(args.readme, args.section, table)
-    print(table)
+    write_benchmark(out, result, table, args.readme, args.section)
     return 0
 
 

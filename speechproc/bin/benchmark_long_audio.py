@@ -13,7 +13,6 @@ decodes the pieces in batches, so memory does not grow with the length of the re
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shlex
@@ -25,7 +24,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from speechproc.utils import SpeechprocError, atomic_write_text, run_verb, setup_logging
+from speechproc.utils import SpeechprocError, run_verb, setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -94,6 +93,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     from speechproc.data.datadir import DataDir
     from speechproc.score.asr import score
+    from speechproc.score.results import write_benchmark
 
     args = get_parser().parse_args(argv)
     setup_logging()
@@ -146,13 +146,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               "split_pause_seconds": args.split_pause_seconds, "pause_pad_seconds": args.pause_pad_seconds,
               "command": shlex.join(["python", "-m", "speechproc.bin.benchmark_long_audio"]
                                     + list(sys.argv[1:] if argv is None else argv)), "rows": rows}
-    atomic_write_text(out / "result.json", json.dumps(result, indent=2) + "\n")
     lines = ["| recording | minutes | WER % | the same utterances one by one: WER % | peak RSS MB | wall s | "
              "RTF (1 thread) |", "|---|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['recording']} | {r['minutes']} | {r['wer']:.2f} | {r['wer_one_by_one']:.2f} | "
               f"{r['peak_rss_mb']:.0f} | {r['wall_seconds']:.0f} | {r['rtf']:.3f} |" for r in rows]
-    atomic_write_text(out / "result.md", "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_benchmark(out, result, "\n".join(lines))
     return 0
 
 

@@ -15,7 +15,6 @@ also replaces the README section ``--section``.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import sys
@@ -103,7 +102,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         max_logp = max(max_logp, float((lp[0, :n] - lo[0, :n]).abs().max()))
         max_enc = max(max_enc, float((ep[0, :n] - eo[0, :n]).abs().max()))
     same = sum(hyps["PyTorch"][u] == hyps["ONNX Runtime"][u] for u in hyps["PyTorch"])
-    from speechproc.score.results import environment_info, git_commit
+    from speechproc.score.results import environment_info, git_commit, write_benchmark
 
     result = {
         "command": " ".join(shlex.quote(a) for a in [sys.executable, "-m", "speechproc.bin.benchmark_onnx",
@@ -118,7 +117,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "result.json", json.dumps(result, indent=2) + "\n")
     for name, h in hyps.items():
         atomic_write_text(out / f"text.{name.split()[0].lower()}", "".join(f"{u} {h[u]}\n" for u in sorted(h)))
     lines = [f"{len(items)} utterances of `{args.data}` ({audio:.1f} s), greedy CTC, batch 1, {args.threads} "
@@ -130,12 +128,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         lines.append(f"|{k}|{wer}|{r['rtf']:.4f}|{r['seconds']:.2f}|")
     lines += ["", f"Command: `{result['command']}` (commit {result['commit']}; CPU {result['environment']['CPU']})."]
     table = "\n".join(lines) + "\n"
-    atomic_write_text(out / "result.md", table)
-    if args.readme:
-        from speechproc.score.results import update_readme_section
-
-        update_readme_section(args.readme, args.section, table)
-    print(table)
+    write_benchmark(out, result, table, args.readme, args.section)
     return 0
 
 

@@ -17,7 +17,6 @@ latency is that whole computation). Features are part of every figure. Writes ``
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import sys
@@ -136,7 +135,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      "rtf": round(compute / max(audio, 1e-9), 4)})
         hyps_all[rows[-1]["chunk"].replace(" ", "")] = hyps
         logger.info("chunk %s: WER %.2f %%, CER %.2f %%, RTF %.4f", chunk, wer, cer, rows[-1]["rtf"])
-    from speechproc.score.results import environment_info, git_commit
+    from speechproc.score.results import environment_info, git_commit, write_benchmark
 
     root = Path(__file__).resolve().parents[2]
     result = {
@@ -149,7 +148,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     }
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "result.json", json.dumps(result, indent=2) + "\n")
     for chunk, h in hyps_all.items():
         atomic_write_text(out / f"text.{chunk}", "".join(f"{u} {h[u]}\n" for u in sorted(h)))
     lines = [f"{len(utts)} utterances of `{args.data}` ({result['audio_seconds']:.1f} s), fed in {args.piece_ms:g} ms "
@@ -165,12 +163,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                      f"{r['rtf']:.3f} |")
     lines += ["", f"Command: `{result['command']}` (commit {result['commit']}; CPU {result['environment']['CPU']})."]
     table = "\n".join(lines) + "\n"
-    atomic_write_text(out / "result.md", table)
-    if args.readme:
-        from speechproc.score.results import update_readme_section
-
-        update_readme_section(args.readme, args.section, table)
-    print(table)
+    write_benchmark(out, result, table, args.readme, args.section)
     return 0
 
 

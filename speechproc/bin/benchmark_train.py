@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from speechproc.utils import SpeechprocError, atomic_write_text, run_verb, setup_logging
+from speechproc.utils import SpeechprocError, run_verb, setup_logging
 
 
 def parse_setting(text: str) -> Tuple[int, int]:
@@ -43,9 +46,6 @@ def train_command(config: str, out: Path, procs: int, threads: int, max_train: i
                   extra: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
     """The training command of one setting and its environment: the threads go through ``SPEECHPROC_NUM_THREADS``
     (and ``OMP_NUM_THREADS``), and through ``--num_threads`` as well where the config pins them."""
-    import os
-    import re
-
     cmd = [sys.executable, "-m", "speechproc.bin.train", config, "--nproc", str(procs), "--output_folder", str(out),
            "--number_of_epochs", "1", "--max_train_utts", str(max_train), "--max_valid_utts", str(max_valid)]
     if re.search(r"^num_threads\s*:", Path(config).read_text(encoding="utf-8"), re.M):
@@ -93,7 +93,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
     args = get_parser().parse_args(argv)
-    from speechproc.score.results import environment_info, git_commit
+    from speechproc.score.results import environment_info, git_commit, write_benchmark
 
     if not Path(args.config).is_file():
         raise SpeechprocError(f"{args.config}: training config not found")
@@ -104,8 +104,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for name, procs, threads in settings:
         run_dir = out / name.replace("=", "")
         if run_dir.exists():
-            import shutil
-
             shutil.rmtree(run_dir)  # a benchmark's own scratch dir: every setting starts from nothing
         cmd, env = train_command(args.config, run_dir, procs, threads, args.max_train_utts, args.max_valid_utts,
                                  extra)
@@ -123,21 +121,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     fastest = max(rows, key=lambda r: r["utts_per_second"])["setting"]
     root = Path(__file__).resolve().parents[2]
     env = environment_info(root)
-    import os
-
     env["CPUs"] = str(os.cpu_count())
     result = {"command": shlex.join([sys.executable, "-m", "speechproc.bin.benchmark_train",
-                                     *(sys.argv[1:] if argv is None else argv), *(["--", *extra] if extra else [])]),
+                                     *argv, *(["--", *extra] if extra else [])]),
               "commit": git_commit(root), "config": args.config, "max_train_utts": args.max_train_utts,
               "max_valid_utts": args.max_valid_utts, "rows": rows, "fastest": fastest, "environment": env}
-    atomic_write_text(out / "result.json", json.dumps(result, indent=2) + "\n")
     table = format_table(result)
-    atomic_write_text(out / "result.md", table)
-    if args.readme:
-        from speechproc.score.results import update_readme_section
-
-        update_readme_section(args.readme, args.section, table)
-    print(table)
+    write_benchmark(out, result, table, args.readme, args.section)
     return 0
 
 

@@ -23,7 +23,7 @@ import torch
 
 from speechproc.utils import PathLike, SpeechprocError
 
-__all__ = ["DomainRouter", "pooled_states", "data_dir_states"]
+__all__ = ["DomainRouter", "pooled_states", "data_dir_states", "routed_texts"]
 
 FORMAT_VERSION = 1
 SAMPLE_RATE = 16000

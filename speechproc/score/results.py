@@ -27,7 +27,8 @@ from speechproc.exp import train_seconds
 from speechproc.utils import SpeechprocError, atomic_write_text, load_yaml_plain
 
 __all__ = ["DecodeScores", "collect_scores", "git_commit", "environment_info", "format_results_md", "write_results_md",
-           "finetune_rows", "format_finetune_table", "format_short_commands_table", "results_header"]
+           "finetune_rows", "format_finetune_table", "format_short_commands_table", "results_header",
+           "write_benchmark"]
 
 PathLike = Union[str, Path]
 _METRIC_ORDER = ("wer", "cer", "ter")
@@ -328,6 +329,19 @@ def write_results_md(
         text = text[:cut] + format_finetune_table(exp_dir, *finetune_sets) + "\n" + text[cut:]
     atomic_write_text(out_path, text)
     return Path(out_path)
+
+
+def write_benchmark(out: PathLike, result: Mapping[str, object], table: str, readme: Optional[PathLike] = None,
+                    section: Optional[str] = None) -> None:
+    """The outputs of every ``benchmark_*`` verb: ``result.json`` and ``result.md`` (the markdown ``table``) in
+    ``out``, the README section ``section`` of ``readme`` where one is given, and the table on stdout."""
+    out = Path(out)
+    atomic_write_text(out / "result.json", json.dumps(result, indent=2) + "\n")
+    table = table if table.endswith("\n") else table + "\n"
+    atomic_write_text(out / "result.md", table)
+    if readme:
+        update_readme_section(readme, str(section), table)
+    print(table.rstrip("\n"))
 
 
 def update_readme_section(readme: PathLike, key: str, content: str) -> Path:
