@@ -135,7 +135,7 @@ def _methods(tmp_path: Path, tiny_whisper: str) -> Path:
         f"switch:\n  chain: separate\n  strategy: {strategy}\n  train_args: \"--lr 0.01\"\n"
         f"replay:\n  rehearsal_share: 0.25\n  strategy: {strategy}\n  train_args: \"--lr 0.01\"\n"
         f"routed:\n  chain: separate\n  router_background: background\n  strategy: {strategy}\n"
-        f"  train_args: \"--lr 0.01\"\n")
+        f"  train_args: \"--lr 0.01\"\n  beam_size: 2\n  zeroshot: {tmp_path / 'zeroshot'}\n")
     return tmp_path / "methods.yaml"
 
 
@@ -200,6 +200,11 @@ def test_two_periods_make_two_versions_whose_cards_list_parent_and_periods(tiny_
     # the domain router: every utterance of the suite takes the transcript of the decoding it was routed to
     r2 = read_card(version_dir("exp/routed", "v2"))
     assert r2["routing"]["labels"] == ["background", "p1", "p2"] and "routing" not in switch
+    # the routed method decodes the suite by beam search on each version's CTranslate2 export
+    assert r2["decoding"] == "beam 2 (CTranslate2 float32)" and switch["decoding"] == "greedy (PyTorch)"
+    assert r2["zeroshot"] == str(zs) and (Path("exp/routed/v2/ct2") / "model.bin").is_file()
+    info = json.loads(Path("exp/routed/v2/decode_p2/decode.json").read_text())
+    assert (info["backend"], info["beam_size"]) == ("ct2", 2)
     owner = {"background": Path("zeroshot"), "p1": Path("exp/routed/v1"), "p2": Path("exp/routed/v2")}
     for name in ("general", "p1", "p2"):
         assert sum(r2["routing"]["routes"][name].values()) == len(utts[name])
@@ -212,6 +217,17 @@ def test_two_periods_make_two_versions_whose_cards_list_parent_and_periods(tiny_
     table = format_continual_table("exp", ["routed"], ["general", "p1", "p2"], zeroshot_dir=zs)
     g = r2["routing"]["eval"]["general"]["wer"]
     assert f"| routed (domain router, no task id) | p2 | v2 | {g:.2f} |" in table
+
+
+def test_a_method_whose_beam_size_is_not_a_positive_whole_number_is_an_error(tmp_path: Path) -> None:
+    from speechproc.bin.continual_finetune import load_method
+
+    for bad in ("0", "2.5", "five"):
+        (tmp_path / "m.yaml").write_text(f"m:\n  beam_size: {bad}\n")
+        with pytest.raises(SpeechprocError, match=r"m.yaml: method 'm': beam_size must be a whole number >= 1"):
+            load_method(str(tmp_path / "m.yaml"), "m", "ft.yaml")
+    (tmp_path / "m.yaml").write_text("m:\n  beam_size: 5\n  zeroshot: exp/zeroshot_beam5\n")
+    assert load_method(str(tmp_path / "m.yaml"), "m", "ft.yaml")["beam_size"] == 5
 
 
 def test_bad_new_data_is_a_clear_error_and_leaves_every_version_as_it_was(tiny_whisper: str, tmp_path: Path,

@@ -21,6 +21,10 @@ lora_merged:
   router_background: null  # separate chain only: a data dir of speech from no period (audio only); a domain
                            # router (speechproc.decode.router) fitted on it and on the periods' training audio
                            # picks, per utterance, the LoRA of its period or the pretrained model (no task id)
+  beam_size: 1           # decoding of the suite: 1 greedy (decode_asr, PyTorch); N > 1: beam search of width N
+                         # with Whisper's length penalty, on the version exported to CTranslate2 float32 (ct2/)
+  zeroshot: null         # the zero-shot dir to compare with (default --zeroshot); decode it the same way as the
+                         # method (a beam method needs a zero-shot decoding with the same beam)
 ```
 
 The new data is checked before anything is written: it must exist and hold utterances, its audio headers
@@ -50,7 +54,7 @@ from speechproc.utils import SpeechprocError, run_verb, setup_logging
 logger = logging.getLogger(__name__)
 
 METHOD_KEYS = {"config": None, "chain": "merged", "rehearsal_share": 0.0, "pseudo_rehearsal": None, "l2sp": False,
-               "strategy": None, "train_args": "", "router_background": None}
+               "strategy": None, "train_args": "", "router_background": None, "beam_size": 1, "zeroshot": None}
 _UPPER = re.compile(r"^[A-Z0-9' ]*$")
 
 
@@ -108,6 +112,9 @@ def load_method(path: str, name: str, config: Optional[str] = None) -> Dict[str,
                               "or pass --config")
     if method["chain"] not in ("merged", "separate"):
         raise SpeechprocError(f"{p}: method '{name}': chain must be merged or separate, not '{method['chain']}'")
+    if not isinstance(method["beam_size"], int) or isinstance(method["beam_size"], bool) or method["beam_size"] < 1:
+        raise SpeechprocError(f"{p}: method '{name}': beam_size must be a whole number >= 1 (1: greedy), not "
+                              f"{method['beam_size']!r}")
     if method["router_background"] and method["chain"] != "separate":
         raise SpeechprocError(f"{p}: method '{name}': router_background routes between separate modules; it needs "
                               "chain: separate")
@@ -184,18 +191,27 @@ def run_training(method: Dict[str, Any], args: argparse.Namespace, vdir: Path, s
                               f"{vdir}/train_log_full.txt if it got that far)")
 
 
-def evaluate(vdir: Path, suite: Dict[str, str], args: argparse.Namespace) -> Dict[str, Dict[str, float]]:
-    """Decode and score (Whisper-normalised WER/CER) every set of the suite with the version."""
-    from speechproc.bin import decode_asr, score_asr
+def evaluate(vdir: Path, suite: Dict[str, str], args: argparse.Namespace, beam_size: int = 1
+             ) -> Dict[str, Dict[str, float]]:
+    """Decode and score (Whisper-normalised WER/CER) every set of the suite with the version: greedy with the
+    PyTorch model (``beam_size`` 1), or beam search on its CTranslate2 float32 export (``<vdir>/ct2``)."""
+    from speechproc.bin import decode_asr, export_ct2, score_asr, whisper_decode
     from speechproc.score.continual import read_scores
 
+    ct2 = vdir / "ct2"
+    if beam_size > 1 and not (ct2 / "model.bin").is_file():
+        export_ct2.main(["--exp-dir", str(vdir), "--quantization", "float32", str(ct2)])
     results: Dict[str, Dict[str, float]] = {}
     for name, data in suite.items():
         out = vdir / f"decode_{name}"
-        argv = [str(out), "--exp-dir", str(vdir), "--data", data, "--mode", "greedy", "--nj", str(args.nj)]
-        if args.decode_config:
-            argv += ["--config", args.decode_config]
-        decode_asr.main(argv)
+        if beam_size > 1:
+            whisper_decode.main(["--backend", "ct2", "--model", str(ct2), "--beam-size", str(beam_size), data,
+                                 str(out)])
+        else:
+            argv = [str(out), "--exp-dir", str(vdir), "--data", data, "--mode", "greedy", "--nj", str(args.nj)]
+            if args.decode_config:
+                argv += ["--config", args.decode_config]
+            decode_asr.main(argv)
         score_asr.main(["--ref", f"{data}/text", "--hyp", str(out / "text"), "--normalize", "whisper_en", str(out)])
         results[name] = read_scores(out)
     return results
@@ -215,11 +231,11 @@ def lineage(parent: Optional[Path]) -> List[Path]:
 
 
 def route_suite(vdir: Path, owners: List[Path], periods: List[Dict[str, Any]], suite: Dict[str, str],
-                background: str, args: argparse.Namespace) -> Dict[str, Any]:
+                background: str, zeroshot: Optional[str], args: argparse.Namespace) -> Dict[str, Any]:
     """Domain routing without a task id (``speechproc.decode.router``): a router fitted on every period's training
     audio and on ``background`` sends each utterance of the suite to the version that trained its period
     (``owners[j]`` for ``periods[j]``, whose decoding of the suite exists) or, as background, to the pretrained
-    model (the ``--zeroshot`` decoding). Writes ``router.json`` and ``decode_<set>_routed/`` (``text``, ``route``:
+    model (the ``zeroshot`` decoding). Writes ``router.json`` and ``decode_<set>_routed/`` (``text``, ``route``:
     utterance, label, probability; scored), returns the card entry."""
     from speechproc.bin import score_asr
     from speechproc.decode.router import DomainRouter, data_dir_states, routed_texts
@@ -227,7 +243,7 @@ def route_suite(vdir: Path, owners: List[Path], periods: List[Dict[str, Any]], s
     from speechproc.score.asr import read_kaldi_text
     from speechproc.score.continual import read_scores
 
-    if not args.zeroshot:
+    if not zeroshot:
         raise SpeechprocError("routing sends background utterances to the pretrained model, whose decoding of the "
                               "suite it takes from --zeroshot; fix: pass --zeroshot exp/zeroshot")
     names = [p["name"] for p in periods]
@@ -250,7 +266,7 @@ def route_suite(vdir: Path, owners: List[Path], periods: List[Dict[str, Any]], s
     counts: Dict[str, Dict[str, int]] = {}
     for name, data in suite.items():
         texts = {p["name"]: read_kaldi_text(owner / f"decode_{name}" / "text") for p, owner in zip(periods, owners)}
-        texts[DomainRouter.BACKGROUND] = read_kaldi_text(Path(args.zeroshot) / f"decode_{name}" / "text")
+        texts[DomainRouter.BACKGROUND] = read_kaldi_text(Path(zeroshot) / f"decode_{name}" / "text")
         routes = router.route_all(data_dir_states(model, DataDir.load(data), desc=f"routing {name}"))
         out = vdir / f"decode_{name}_routed"
         out.mkdir(parents=True, exist_ok=True)
@@ -316,12 +332,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         _, modules = load_trained_modules(vdir)
         modules["model"].export_hf(vdir / "hf")
-    results = evaluate(vdir, suite, args)
+    results = evaluate(vdir, suite, args, method["beam_size"])
+    zeroshot = method["zeroshot"] or args.zeroshot
     periods.append({"name": period, "data": str(Path(args.new_data)), "utts": len(new), "hours": hours(new),
                     "resampled": bool(args.resample), "rehearsal": rehearsal})
     routing = None
     if method["router_background"]:
-        routing = route_suite(vdir, lineage(parent) + [vdir], periods, suite, str(method["router_background"]), args)
+        routing = route_suite(vdir, lineage(parent) + [vdir], periods, suite, str(method["router_background"]),
+                              zeroshot, args)
     summary = json.loads((vdir / "train_summary.json").read_text())
     card: Dict[str, Any] = {
         "model": str(model_dir), "version": vdir.name, "method": args.method, "method_settings": method,
@@ -330,11 +348,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "trainable_parameters": summary.get("trainable_parameters"), "parameters": summary.get("parameters"),
         "train_seconds": train_seconds(summary), "window_seconds": args.window_seconds,
         "created": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "eval": results,
+        "decoding": ("greedy (PyTorch)" if method["beam_size"] == 1 else
+                     f"beam {method['beam_size']} (CTranslate2 float32)"), "zeroshot": zeroshot,
     }
     if routing is not None:
         card["routing"] = routing
-    if args.general in results and args.zeroshot:
-        zs = read_scores(Path(args.zeroshot) / f"decode_{args.general}")
+    if args.general in results and zeroshot:
+        zs = read_scores(Path(zeroshot) / f"decode_{args.general}")
         wer = results[args.general]["wer"]
         limit = zs["wer"] * (1.0 + args.tolerance)
         card["general"] = {"set": args.general, "wer": wer, "zeroshot_wer": zs["wer"], "tolerance": args.tolerance,

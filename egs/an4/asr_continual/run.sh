@@ -6,7 +6,8 @@
 # Stages:
 #   1  data: data/an4/{train_nodev,train_dev,test}, data/yesno/{train_nodev,dev,test}, data/general (LJSpeech +
 #      ARCTIC, evaluation only)
-#   2  zero-shot: the pretrained model on the suite (faster-whisper, 30-s window): exp/zeroshot/decode_<set>
+#   2  zero-shot: the pretrained model on the suite (faster-whisper, 30-s window): exp/zeroshot/decode_<set>; with
+#      CTranslate2 beam search of each width in $zeroshot_beams: exp/zeroshot_beam<N>/decode_<set>
 #   3  pseudo-rehearsal data: per entry of $pseudo_sets, LJSpeech sentences (never the 32 evaluation clips) read by
 #      the teacher TTS, labelled by the pretrained model's own transcripts (data/pseudo, data/pseudo_wide)
 #   4  the period sequence ($periods) for every method of $methods (conf/methods.yaml): exp/<method>/v<N>
@@ -20,6 +21,7 @@
 whisper=tiny.en                  # pretrained model (tiny.en, base with the whisper-base extra, a local HF dir)
 window_seconds=10                # input window of fine-tuning and decoding (the suite's longest utterance: 9.95 s)
 methods="full freeze_encoder lora_merged lora_switch lora_routed l2sp rehearsal rehearsal_l2sp rehearsal_wide"   # entries of conf/methods.yaml
+zeroshot_beams=5                 # stage 2: beam widths of the zero-shot decodings that beam methods compare with
 # the periods, in order: name:train dir:dev dir:epochs[:resample] (resample: its audio is not at 16 kHz)
 periods="an4:data/an4/train_nodev:data/an4/train_dev:2 yesno:data/yesno/train_nodev:data/yesno/dev:4:resample"
 suite="general=data/general an4=data/an4/test yesno=data/yesno/test"   # evaluation suite, NAME=DATA_DIR
