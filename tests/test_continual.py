@@ -159,6 +159,7 @@ def _tree_hash(path: Path) -> str:
     return h.hexdigest()
 
 
+@pytest.mark.slow
 def test_two_periods_make_two_versions_whose_cards_list_parent_and_periods(tiny_whisper: str, tmp_path: Path,
                                                                            monkeypatch) -> None:
     from speechproc.bin import continual_finetune
@@ -217,6 +218,23 @@ def test_two_periods_make_two_versions_whose_cards_list_parent_and_periods(tiny_
     table = format_continual_table("exp", ["routed"], ["general", "p1", "p2"], zeroshot_dir=zs)
     g = r2["routing"]["eval"]["general"]["wer"]
     assert f"| routed (domain router, no task id) | p2 | v2 | {g:.2f} |" in table
+
+
+def test_the_results_say_how_the_versions_and_the_zero_shot_model_were_decoded(tmp_path: Path) -> None:
+    from speechproc.score.continual import decoding_note
+    from speechproc.versions import write_card
+
+    for method, decoding in (("greedy_m", None), ("beam_m", "beam 5 (CTranslate2 float32)")):
+        Path(tmp_path / "exp" / method / "v1").mkdir(parents=True)
+        write_card(tmp_path / "exp" / method / "v1", {"version": "v1"} if decoding is None else
+                   {"version": "v1", "decoding": decoding})
+    zs = tmp_path / "exp" / "zeroshot_beam5" / "decode_general"
+    zs.mkdir(parents=True)
+    (zs / "decode.json").write_text(json.dumps({"backend": "ct2", "beam_size": 5, "window_seconds": 30.0}))
+    assert decoding_note(tmp_path / "exp", ["beam_m"], ["general"], zs.parent) == (
+        "fine-tuned versions: beam 5 (CTranslate2 float32), their own window; zero-shot: ct2 beam 5, 30-s window")
+    assert decoding_note(tmp_path / "exp", ["greedy_m"], ["general"]) == (  # a card from before the key: greedy
+        "fine-tuned versions: greedy (PyTorch), their own window; zero-shot: unknown (no decode.json)")
 
 
 def test_a_method_whose_beam_size_is_not_a_positive_whole_number_is_an_error(tmp_path: Path) -> None:

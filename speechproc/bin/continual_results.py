@@ -39,7 +39,7 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from speechproc.score.continual import format_continual_table, format_deploy_table, plot_general_wer
+    from speechproc.score.continual import decoding_note, format_continual_table, format_deploy_table, plot_general_wer
     from speechproc.score.results import environment_info, update_readme_section
 
     args = get_parser().parse_args(argv)
@@ -57,8 +57,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 0
     table = format_continual_table(args.exp_dir, args.methods, args.sets, args.general, args.zeroshot, args.tolerance)
     text = (f"**{args.title}**\n\n"
-            "- WER % after Whisper's English normaliser on both sides; greedy decoding; zero-shot: faster-whisper, "
-            "30-s window; fine-tuned versions: their own window\n"
+            "- WER % after Whisper's English normaliser on both sides; decoding: "
+            f"{decoding_note(args.exp_dir, args.methods, args.sets, args.zeroshot)}\n"
             "- new-task gain: mean over periods of (zero-shot WER - WER right after the period) on its own set; "
             "forgetting: mean over earlier periods of (final WER - WER right after that period); general "
             f"change: final - zero-shot WER on `{args.general}`\n"

@@ -27,7 +27,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from speechproc.utils import PathLike, SpeechprocError
 
-__all__ = ["read_scores", "method_matrix", "format_continual_table", "format_deploy_table", "plot_general_wer"]
+__all__ = ["read_scores", "method_matrix", "format_continual_table", "format_deploy_table", "plot_general_wer",
+           "decoding_note"]
 
 
 def read_scores(decode_dir: PathLike) -> Dict[str, float]:
@@ -47,6 +48,29 @@ def _zeroshot(zeroshot_dir: Path, sets: Sequence[str]) -> Dict[str, float]:
             raise SpeechprocError(f"{zeroshot_dir}/decode_{s}: no zero-shot decoding of set '{s}'; run the "
                                   "zero-shot stage first")
     return {s: read_scores(zeroshot_dir / f"decode_{s}")["wer"] for s in sets}
+
+
+def decoding_note(exp_dir: PathLike, methods: Sequence[str], sets: Sequence[str],
+                  zeroshot_dir: Optional[PathLike] = None) -> str:
+    """How the table's WERs were decoded, from the versions' cards (``decoding``; cards before that key: greedy
+    with PyTorch) and the zero-shot decode dirs' ``decode.json``: e.g. ``fine-tuned versions: beam 5
+    (CTranslate2 float32), their own window; zero-shot: ct2 beam 5, 30-s window``."""
+    from speechproc.versions import read_card, versions
+
+    exp_dir = Path(exp_dir)
+    tuned = sorted({str(read_card(v).get("decoding", "greedy (PyTorch)")) for m in methods
+                    for v in versions(exp_dir / m)})
+    zs = []
+    for s in sets:
+        info_file = (Path(zeroshot_dir) if zeroshot_dir else exp_dir / "zeroshot") / f"decode_{s}" / "decode.json"
+        if info_file.is_file():
+            info = json.loads(info_file.read_text())
+            beam = int(info.get("beam_size") or 1)
+            zs.append(f"{info.get('backend', '?')} {'greedy' if beam == 1 else f'beam {beam}'}, "
+                      f"{float(info.get('window_seconds') or 30):g}-s window")
+    zs = sorted(set(zs))
+    return (f"fine-tuned versions: {' / '.join(tuned) or '-'}, their own window; zero-shot: "
+            f"{' / '.join(zs) or 'unknown (no decode.json)'}")
 
 
 def method_matrix(model_dir: PathLike, zeroshot: Mapping[str, float], oracle: bool = False, routed: bool = False

@@ -20,14 +20,16 @@
 
 whisper=tiny.en                  # pretrained model (tiny.en, base with the whisper-base extra, a local HF dir)
 window_seconds=10                # input window of fine-tuning and decoding (the suite's longest utterance: 9.95 s)
-methods="full freeze_encoder lora_merged lora_switch lora_routed l2sp rehearsal rehearsal_l2sp rehearsal_wide"   # entries of conf/methods.yaml
+methods="full freeze_encoder lora_merged lora_routed_beam5 l2sp rehearsal"   # entries of conf/methods.yaml (more there:
+                                 # lora_switch lora_routed rehearsal_l2sp rehearsal_wide, the last with pseudo_wide below)
 zeroshot_beams=5                 # stage 2: beam widths of the zero-shot decodings that beam methods compare with
 # the periods, in order: name:train dir:dev dir:epochs[:resample] (resample: its audio is not at 16 kHz)
 periods="an4:data/an4/train_nodev:data/an4/train_dev:2 yesno:data/yesno/train_nodev:data/yesno/dev:4:resample"
 suite="general=data/general an4=data/an4/test yesno=data/yesno/test"   # evaluation suite, NAME=DATA_DIR
 tolerance=0.10                   # a version more than this (relative) worse on general than zero-shot is flagged
 train_args=                      # extra speechproc.bin.train options of every period, e.g. "--max_valid_utts 20"
-pseudo_sets="pseudo:150:7 pseudo_wide:600:8"  # stage 3: pseudo-rehearsal pools NAME:SENTENCES:SEED (data/NAME; empty: none)
+pseudo_sets="pseudo:150:7"       # stage 3: pseudo-rehearsal pools NAME:SENTENCES:SEED (data/NAME; empty: none);
+                                 # rehearsal_wide draws from "pseudo_wide:600:8"
 new_data=                        # stage 6: the new period's training data dir
 valid_data=                      # stage 6: its dev dir
 method=                          # stage 6: the method whose latest version is fine-tuned
