@@ -101,3 +101,37 @@ def tiny_whisper(tmp_path_factory: pytest.TempPathFactory) -> str:
         if f.name.startswith("tokenizer") or f.name in ("generation_config.json", "preprocessor_config.json"):
             shutil.copy(f, out / f.name)
     return str(out)
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, name: str, build) -> object:
+    """``build(root)`` run once per test run into the dir ``root``; returns what it returned (JSON data).
+
+    Under pytest-xdist the workers share ``root`` (in the run's base temp dir, under a file lock): the first
+    builds it, the others wait and reuse it, so an expensive module fixture (a trained model that the tests only
+    read) is not built once per worker. Tests write their own outputs to ``tmp_path``, never into ``root``."""
+    import json
+
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's base temp dir, shared by the workers
+    root = base / f"built_{name}"
+    with FileLock(str(root) + ".lock"):
+        done = root / ".built.json"
+        if not done.is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
+            done.write_text(json.dumps(build(root)))
+        return json.loads(done.read_text())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: takes a minute or more (a recipe end to end, a real training); "
+                                       "scheduled first so that parallel workers (pytest -n) end together")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Slow tests first, so that ``pytest -n N`` does not start a six-minute test last; the order is otherwise
+    the collection order."""
+    items.sort(key=lambda it: 0 if it.get_closest_marker("slow") else 1)

@@ -9,10 +9,12 @@ import pytest
 import soundfile as sf
 import torch
 
+from conftest import built_once
 from dummies_asr import prepare_tone_experiment, train_argv
 from speechproc.decode.asr import DecodeConfig, Speech2Text, greedy_attention
 from speechproc.models.asr import ConformerASR
 from speechproc.utils import SpeechprocError
+
 
 
 class _Tok:
@@ -30,13 +32,16 @@ class _Tok:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("tone")
-    exp_files = prepare_tone_experiment(root, n=24)
-    from speechproc.train import train
+    def build(root: Path) -> dict:
+        from speechproc.train import train
 
-    train(train_argv(exp_files, root / "exp", "--number_of_epochs", "25"))
-    return root, exp_files
+        torch.set_num_threads(1)
+        exp_files = prepare_tone_experiment(root, n=24)
+        train(train_argv(exp_files, root / "exp", "--number_of_epochs", "25"))
+        return {"root": str(root), "exp_files": exp_files}
+
+    built = built_once(tmp_path_factory, "decode_tone", build)
+    return Path(built["root"]), built["exp_files"]
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

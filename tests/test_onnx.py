@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import built_once
 from dummies_asr import prepare_tone_experiment, train_argv
 from speechproc.utils import SpeechprocError
+
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
@@ -18,15 +20,17 @@ pytest.importorskip("onnxscript")
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> Path:
-    from speechproc.bin.export_onnx import main as export_main
-    from speechproc.train import train
+    def build(root: Path) -> str:
+        from speechproc.bin.export_onnx import main as export_main
+        from speechproc.train import train
 
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("onnx")
-    exp = prepare_tone_experiment(root, n=8)
-    train(train_argv(exp, root / "asr", "--number_of_epochs", "3"))
-    assert export_main(["--exp-dir", str(root / "asr")]) == 0
-    return root / "asr"
+        torch.set_num_threads(1)
+        exp = prepare_tone_experiment(root, n=8)
+        train(train_argv(exp, root / "asr", "--number_of_epochs", "3"))
+        assert export_main(["--exp-dir", str(root / "asr")]) == 0
+        return str(root / "asr")
+
+    return Path(built_once(tmp_path_factory, "onnx", build))
 
 
 def test_the_gather_rel_shift_equals_speechbrains() -> None:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import recipe_copy, recipe_env, require_corpus
 
 
@@ -15,6 +17,7 @@ def _run(d: Path, *args: str) -> subprocess.CompletedProcess:
     return r
 
 
+@pytest.mark.slow
 def test_an4_smoke_all_stages_on_40_utterances(tmp_path):
     require_corpus("an4")
     from speechproc.data.datadir import DataDir
@@ -23,7 +26,7 @@ def test_an4_smoke_all_stages_on_40_utterances(tmp_path):
     _run(d, "--stop-stage", "1", "--nj", "2")
     for name, n in (("train_nodev", 40), ("train_dev", 8), ("test", 8)):
         DataDir.load(d / "data" / name).subset_first(n).save(d / "data" / name)
-    _run(d, "--stage", "2", "--profile", "quick", "--nj", "2")
+    _run(d, "--stage", "2", "--profile", "quick", "--nj", "2", "--speed-train-utts", "32")
 
     assert len((d / "data/train_nodev_sp/wav.scp").read_text().splitlines()) == 120
     for f in ("dump/train_nodev_sp/feats.scp", "dump/train_nodev_sp/cmvn.npz", "dump/test/feats.scp",
@@ -60,10 +63,11 @@ def test_an4_smoke_all_stages_on_40_utterances(tmp_path):
     assert [r["variant"] for r in speed["rows"]] == ["project", "speechbrain"]
     train_speed = json.loads((d / "exp/train_speed_quick/result.json").read_text())  # stage 14
     assert [(r["setting"], r["processes"], r["threads"], r["utterances"]) for r in train_speed["rows"]] == [
-        ("threads=1", 1, 1, 120), ("threads=2", 1, 2, 120), ("nproc=2", 2, 1, 120)]
+        ("threads=1", 1, 1, 32), ("threads=2", 1, 2, 32), ("nproc=2", 2, 1, 32)]
     assert train_speed["fastest"] in ("threads=1", "threads=2", "nproc=2")
 
 
+@pytest.mark.slow
 def test_an4_overfit_ten_utterances(tmp_path):
     """The debug Conformer memorises 10 AN4 utterances: joint beam-search WER < 10 % on them."""
     require_corpus("an4")

@@ -4,10 +4,13 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from conftest import recipe_copy, recipe_env
 
 
 
+@pytest.mark.slow
 def test_librispeech_recipe_all_stages_on_fixture(tmp_path):
     from dummies_corpora import make_librispeech
 

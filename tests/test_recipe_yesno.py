@@ -4,9 +4,12 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
+
 from conftest import recipe_copy, recipe_env, require_corpus
 
 
+@pytest.mark.slow
 def test_yesno_recipe_end_to_end(tmp_path):
     require_corpus("yesno")
     d = recipe_copy(tmp_path, "yesno/asr")

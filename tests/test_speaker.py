@@ -16,6 +16,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from conftest import built_once
 from dummies import make_datadir
 from speechproc.data.datadir import DataDir
 from speechproc.score.speaker import (
@@ -30,6 +31,7 @@ from speechproc.score.speaker import (
 )
 from speechproc.tasks.spk import SpeakerLabels, normalize_features, speaker_holdout, spk_datasets
 from speechproc.utils import SpeechprocError
+
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -240,20 +242,22 @@ modules:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Dict[str, Path]:
     """Three synthetic speakers, 8 training / 2 held-out utterances each, a tiny model trained 12 epochs."""
-    from speechproc.features.cmvn import compute_cmvn_stats
-    from speechproc.train import train
+    def build(root: Path) -> str:
+        from speechproc.features.cmvn import compute_cmvn_stats
+        from speechproc.train import train
 
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("spk")
-    train_dir, held_dir = speaker_holdout(DataDir.load(_voices(root)), num_per_speaker=2, seed=0)
-    train_dir.save(root / "train")
-    held_dir.save(root / "held")
-    compute_cmvn_stats(root / "train").save(root / "cmvn.npz")
-    (root / "train.yaml").write_text(TINY_SPK_YAML)
-    exp = root / "exp"
-    train([str(root / "train.yaml"), "--output_folder", str(exp), "--train_data", str(root / "train"),
-           "--valid_data", str(root / "held"), "--cmvn_stats", str(root / "cmvn.npz")])
-    return {"root": root, "exp": exp, "train": root / "train", "held": root / "held"}
+        torch.set_num_threads(1)
+        train_dir, held_dir = speaker_holdout(DataDir.load(_voices(root)), num_per_speaker=2, seed=0)
+        train_dir.save(root / "train")
+        held_dir.save(root / "held")
+        compute_cmvn_stats(root / "train").save(root / "cmvn.npz")
+        (root / "train.yaml").write_text(TINY_SPK_YAML)
+        train([str(root / "train.yaml"), "--output_folder", str(root / "exp"), "--train_data", str(root / "train"),
+               "--valid_data", str(root / "held"), "--cmvn_stats", str(root / "cmvn.npz")])
+        return str(root)
+
+    root = Path(built_once(tmp_path_factory, "speaker", build))
+    return {"root": root, "exp": root / "exp", "train": root / "train", "held": root / "held"}
 
 
 def _log(exp: Path):
@@ -347,6 +351,7 @@ def test_recipe_configs_load(name, tmp_path):
     assert hp["classifier"].weight.shape[0] >= 74
 
 
+@pytest.mark.slow
 def test_an4_spk_recipe_smoke_on_a_slice(tmp_path):
     """All stages of egs/an4/spk with --profile quick on 5 training speakers and 2 test speakers of AN4."""
     import subprocess

@@ -12,9 +12,11 @@ import pytest
 import soundfile as sf
 import torch
 
+from conftest import built_once
 from dummies_asr import _render, prepare_tone_experiment, streaming_asr_yaml, train_argv
 from speechproc.models.asr import ConformerASR
 from speechproc.utils import SpeechprocError
+
 
 
 def _tiny(seed: int = 0, kernel: int = 7) -> ConformerASR:
@@ -93,14 +95,16 @@ def test_prefix_beam_search_sums_the_paths_of_a_prefix() -> None:
 
 @pytest.fixture(scope="module")
 def streaming_exp(tmp_path_factory) -> Path:
-    from speechproc.train import train
+    def build(root: Path) -> str:
+        from speechproc.train import train
 
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("stream")
-    exp = prepare_tone_experiment(root, n=16)
-    exp["config"] = str(streaming_asr_yaml(root / "train_streaming.yaml"))
-    train(train_argv(exp, root / "asr", "--number_of_epochs", "20", "--lr", "0.01"))
-    return root / "asr"
+        torch.set_num_threads(1)
+        exp = prepare_tone_experiment(root, n=16)
+        exp["config"] = str(streaming_asr_yaml(root / "train_streaming.yaml"))
+        train(train_argv(exp, root / "asr", "--number_of_epochs", "20", "--lr", "0.01"))
+        return str(root / "asr")
+
+    return Path(built_once(tmp_path_factory, "streaming", build))
 
 
 def _tone_refs(exp: Path):

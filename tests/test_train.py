@@ -213,6 +213,7 @@ def test_resume_after_sigkill_mid_epoch(tmp_path):
     assert not list((exp / "checkpoints").glob(".tmp-*"))
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_half_the_steps_same_model(tone, tmp_path):
     single = tmp_path / "single"
     subprocess.run([sys.executable, "-m", "speechproc.bin.train",
@@ -296,6 +297,7 @@ def test_a_second_training_into_the_same_exp_dir_is_refused_and_a_dead_holder_is
     assert "taking over" not in caplog.text
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_is_faithful(tmp_path):
     """kill -9 at three points of a training that draws random numbers (dropout), resume each: the final model is
     the uninterrupted run's, bit for bit (the checkpoints carry the random generators' states)."""

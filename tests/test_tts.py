@@ -347,6 +347,7 @@ def test_judge_transcribes_an_espeak_utterance(tmp_path: Path) -> None:
 # recipe smoke test
 
 
+@pytest.mark.slow
 def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
     """All stages of egs/ljspeech/tts on 8 real clips with the toy config: wavs, plots, tables."""
     corpus = require_corpus("ljspeech") / "LJSpeech-1.1"

@@ -265,6 +265,7 @@ def _run(module: str, *args: str) -> subprocess.CompletedProcess:
     return p
 
 
+@pytest.mark.slow
 def test_train_convert_evaluate_verbs(tmp_path: Path) -> None:
     src, tgt = _parallel_corpus(tmp_path)
     exp = tmp_path / "exp" / "aa_bb_gmm"
@@ -344,6 +345,7 @@ def test_speaker_similarity_columns(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 # recipe smoke test
 
 
+@pytest.mark.slow
 def test_vcc2016_vc_recipe_smoke(tmp_path: Path) -> None:
     """All stages of egs/vcc2016/vc in the quick profile on 3 real utterance pairs: the table has numbers."""
     require_corpus("vcc2016")

@@ -171,6 +171,7 @@ def _log(exp: Path):
     return rows
 
 
+@pytest.mark.slow
 def test_hifigan_trains_spectral_then_adversarial_and_vocodes(dumps: Path, tmp_path: Path) -> None:
     exp = tmp_path / "hifigan"
     brain = _train(dumps, exp, start=2)  # 2 updates per epoch: epoch 1 spectral only, then with the discriminator

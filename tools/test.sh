@@ -9,7 +9,11 @@
 #    tests (installs Debian slurm-wlm + munge when missing; only where there is no root or no
 #    apt-get are the Slurm tests skipped, and they say why);
 # 3. ruff (lint) on the Python code;
-# 4. pytest on tests/, with the corpora in $SPEECHPROC_CORPORA (default: ../shared/corpora).
+# 4. pytest on tests/, with the corpora in $SPEECHPROC_CORPORA (default: ../shared/corpora), in one worker
+#    process per core (pytest-xdist; SPEECHPROC_TEST_WORKERS=N sets the count, 1 runs in this process), each
+#    with one thread: the tests are mostly one-threaded Python and subprocesses, so two workers on two cores
+#    take about half the time of one. Slow tests are scheduled first, and a trained model that a test module
+#    only reads is built once for all workers (tests/conftest.py).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -26,4 +30,10 @@ esac
 tools/venv/bin/ruff check --quiet speechproc tests egs \
   || { echo "$0: lint errors above (fix them, or run tools/venv/bin/ruff check --fix)" >&2; exit 1; }
 export SPEECHPROC_CORPORA=${SPEECHPROC_CORPORA:-$(cd "$root/.." && pwd)/shared/corpora}
+workers=${SPEECHPROC_TEST_WORKERS:-$(nproc)}
+[ "$workers" -gt 4 ] && workers=4   # more workers than that mostly add memory (each imports torch)
+if [ "$workers" -gt 1 ]; then
+  export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+  exec tools/venv/bin/python -m pytest -ra --durations=20 -n "$workers" --dist worksteal "$@" tests
+fi
 exec tools/venv/bin/python -m pytest -ra --durations=20 "$@" tests
