@@ -64,8 +64,9 @@ class Seq2SeqVC(Tacotron2):
         ``attention_window`` counts encoder steps (stacked source frames), see :meth:`Tacotron2.infer`."""
         if src_lengths is None:
             src_lengths = torch.full((src.shape[0],), src.shape[1], dtype=torch.long, device=src.device)
+        frames = float(src_lengths.max())
         src, src_lengths = self.stack_source(src, src_lengths)
-        k = self.src_reduction
+        k = frames / float(src_lengths.max())  # source frames per encoder step (the last step may be padded)
         return super().infer(src, src_lengths, max_len_ratio * k, min_len_ratio * k, attention_window)
 
     def embed_inputs(self, src: torch.Tensor) -> torch.Tensor:
