@@ -348,6 +348,17 @@ def test_verb_prepare_data(tmp_path: Path) -> None:
         prepare_data.main(["an4", "--num-eval", "3", str(tmp_path / "x")])
 
 
+def test_verb_prepare_data_adds_utt2dur_to_the_named_sets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    yesno = require_corpus("yesno")
+    monkeypatch.chdir(tmp_path)  # the jobs' splits and logs go to exp/utt2dur
+    assert prepare_data.main(["yesno", "--corpus-dir", str(yesno), "yn", "--utt2dur", "test", "--nj", "2"]) == 0
+    durs = dict(line.split() for line in Path("yn/test/utt2dur").read_text().splitlines())
+    assert len(durs) == 30 and all(4.0 < float(d) < 8.0 for d in durs.values())
+    assert not Path("yn/train/utt2dur").exists() and len(list(Path("exp/utt2dur").rglob("utt2dur.*.log"))) == 2
+    with pytest.raises(SpeechprocError, match="--utt2dur: no set dev under yn2 \\(the yesno sets written: train test\\)"):
+        prepare_data.main(["yesno", "--corpus-dir", str(yesno), "yn2", "--utt2dur", "dev"])
+
+
 def test_verb_reports_missing_corpus(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in (ROOT_ENV, "AN4")}
     proc = subprocess.run([sys.executable, "-m", "speechproc.bin.prepare_data", "an4", str(tmp_path / "out")],

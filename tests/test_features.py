@@ -268,6 +268,20 @@ def test_cmvn_verb_dump_and_data_dir_agree(tmp_path):
         compute_cmvn_stats(tmp_path)
 
 
+def test_fbank_verb_dumps_several_dirs_and_writes_the_first_ones_cmvn_stats(tmp_path):
+    train = _make_data_dir(tmp_path / "tr", {"spk1-a": 6000, "spk1-b": 7000})
+    test = _make_data_dir(tmp_path / "te", {"spk2-c": 5000})
+    assert fbank_verb.main(["--num-mel-bins", "16", "--cmvn-stats", str(tmp_path / "cmvn.npz"), str(train),
+                            str(tmp_path / "d_tr"), str(test), str(tmp_path / "d_te")]) == 0
+    assert FeatureStore(tmp_path / "d_tr").utts == ["spk1-a", "spk1-b"]
+    assert FeatureStore(tmp_path / "d_te").utts == ["spk2-c"]
+    stats, ref = CMVNStats.load(tmp_path / "cmvn.npz"), compute_cmvn_stats(tmp_path / "d_tr")
+    assert stats.count == ref.count == 2 + (6000 - 400) // 160 + (7000 - 400) // 160
+    np.testing.assert_allclose(stats.sum, ref.sum)
+    with pytest.raises(SpeechprocError, match=r"expected pairs DATA_DIR DUMP_DIR, got 3 paths: .*te/data$"):
+        fbank_verb.main([str(train), str(tmp_path / "x"), str(test)])
+
+
 def test_config_replace_keeps_validation():
     with pytest.raises(SpeechprocError, match="num_mel_bins must be >= 1"):
         dataclasses.replace(FbankConfig(), num_mel_bins=0)

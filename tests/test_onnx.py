@@ -109,3 +109,9 @@ def test_the_benchmark_compares_both_runtimes(exported: Path, tmp_path: Path) ->
     assert r["runtimes"]["PyTorch"]["wer"] == r["runtimes"]["ONNX Runtime"]["wer"]
     assert all(v["rtf"] > 0 for v in r["runtimes"].values())
     assert "|ONNX Runtime|" in readme.read_text() and "old" not in readme.read_text()
+    # --export: the graph written first (a recipe's one-verb ONNX stage), here to another file
+    assert bench(["--export", "--exp-dir", str(exported), "--onnx", str(tmp_path / "g" / "m.onnx"), "--data",
+                  str(exported.parent / "corpus" / "data"), "--threads", "1", "--max-utts", "2",
+                  "--out", str(tmp_path / "b2")]) == 0
+    assert (tmp_path / "g" / "m.onnx").is_file() and (tmp_path / "g" / "onnx.json").is_file()
+    assert json.loads((tmp_path / "b2" / "result.json").read_text())["identical_transcripts"] == 2

@@ -337,6 +337,19 @@ def test_score_asr_verb(tmp_path, capsys):
     assert cer["n"] == 59
 
 
+def test_score_asr_verb_rewrites_results_md(tmp_path, capsys):
+    data, _ = _write_data(tmp_path)
+    exp = tmp_path / "exp"
+    for name in ("decode_a", "decode_b"):  # each call rewrites RESULTS.md with every scored dir so far
+        dec = exp / "m" / name
+        dec.mkdir(parents=True)
+        (dec / "text").write_text((data / "text").read_text())
+        assert score_asr.main(["--ref", str(data / "text"), "--hyp", str(dec / "text"), "--results", str(exp),
+                               str(dec)]) == 0
+        assert f"|{name}|test|0.00|" in (exp / "RESULTS.md").read_text()
+    assert "|decode_a|test|0.00|" in (exp / "RESULTS.md").read_text()
+
+
 def test_score_asr_verb_rejects_unknown_hyp_utt(tmp_path):
     data, dec = _write_data(tmp_path)
     with open(dec / "text", "a") as f:

@@ -104,6 +104,17 @@ def test_dump_mel_writes_a_dump_dir(tmp_path: Path) -> None:
     assert store.utts == ["spk-u0", "spk-u1"]
     assert store["spk-u0"].shape == (1 + int(round(0.3 * SR)) // 256, 80)  # 4800 samples at 16 kHz -> 6615
     assert json.loads((tmp_path / "dump" / "mel.json").read_text())["hop_length"] == 256
+    # the verb: the same dump, and the normalisation statistics of its first dump dir
+    from speechproc.bin import compute_mel as mel_verb
+    from speechproc.features.cmvn import CMVNStats
+
+    assert mel_verb.main(["--cmvn-stats", str(tmp_path / "cmvn.npz"), str(tmp_path / "data"),
+                          str(tmp_path / "dump2")]) == 0
+    np.testing.assert_array_equal(FeatureStore(tmp_path / "dump2")["spk-u1"], store["spk-u1"])
+    stats = CMVNStats.load(tmp_path / "cmvn.npz")
+    frames = np.concatenate([store[u] for u in store.utts]).astype(np.float64)
+    assert stats.count == len(frames) and stats.dim == 80
+    np.testing.assert_allclose(stats.sum, frames.sum(0), rtol=1e-6)
 
 
 # ------------------------------------------------------------------------------------------------

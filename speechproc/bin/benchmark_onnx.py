@@ -6,6 +6,8 @@ intra-op threads for both runtimes.
     python -m speechproc.bin.benchmark_onnx --exp-dir exp/asr_conformer --data dump/test --threads 2 \\
         --out exp/asr_conformer/onnx/benchmark [--readme README.md --section onnx]
 
+or both at once, ``--export`` writing the graph first as ``export_onnx`` does (a recipe's ONNX stage).
+
 Writes ``result.json`` and ``result.md``: the largest difference of the CTC log-probabilities and of the
 encoder states on valid frames, how many greedy CTC transcripts are identical, WER of each runtime against
 the references (when the data dir has ``text``) and each runtime's real-time factor (encoder + CTC + greedy
@@ -34,6 +36,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--exp-dir", required=True, help="trained ASR experiment (Conformer/Transformer CTC)")
     p.add_argument("--data", required=True, help="data or dump dir to decode (text: WER columns)")
     p.add_argument("--onnx", default=None, help="exported encoder (default EXP_DIR/onnx)")
+    p.add_argument("--export", action="store_true",
+                   help="export the model first (export_onnx, into --onnx or EXP_DIR/onnx), then benchmark it")
     p.add_argument("--threads", type=int, default=2, help="intra-op threads of both runtimes (default 2)")
     p.add_argument("--max-utts", type=int, default=None, help="only the first N utterances")
     p.add_argument("--out", required=True, help="output dir (result.json, result.md)")
@@ -56,9 +60,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from speechproc.decode.onnx import OnnxEncoder
     from speechproc.models.asr.ctc import ctc_greedy_ids
 
+    onnx_path = Path(args.onnx) if args.onnx else Path(args.exp_dir) / "onnx"
+    if args.export:
+        from speechproc.decode.onnx import ONNX_FILE, export_asr_onnx
+
+        export_asr_onnx(args.exp_dir, onnx_path if onnx_path.suffix == ".onnx" else onnx_path / ONNX_FILE)
     torch.set_num_threads(args.threads)
     s2t = Speech2Text.from_pretrained(args.exp_dir, mode="greedy_ctc")
-    onnx_path = Path(args.onnx) if args.onnx else Path(args.exp_dir) / "onnx"
     ort = OnnxEncoder(onnx_path, threads=args.threads)
     ds = make_asr_dataset(args.data, None, fbank_config=None, sort=None, max_utts=args.max_utts)
     items = [ds[i] for i in range(len(ds))]

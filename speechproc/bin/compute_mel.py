@@ -1,10 +1,11 @@
 """Compute TTS log-mel spectrograms of data dirs into mel dump dirs.
 
-    compute_mel [--mel-config conf/mel.yaml] [--nj N] DATA_DIR DUMP_DIR [DATA_DIR DUMP_DIR ...]
+    compute_mel [--mel-config conf/mel.yaml] [--nj N] [--cmvn-stats OUT.npz] DATA_DIR DUMP_DIR [DATA_DIR DUMP_DIR ...]
 
 Each DUMP_DIR gets the data dir files, ``feats.scp``, ``utt2num_frames`` and ``mel.json``
-(see :mod:`speechproc.features.mel`); audio at another sample rate is resampled. Normalisation
-statistics: ``speechproc compute_cmvn_stats DUMP_DIR DUMP_DIR/cmvn.npz``.
+(see :mod:`speechproc.features.mel`); audio at another sample rate is resampled. ``--cmvn-stats`` then writes
+the normalisation statistics of the first DUMP_DIR (put the training set first), as
+``speechproc compute_cmvn_stats DUMP_DIR OUT.npz`` does.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--mel-config", default=None, help="yaml of MelConfig fields (default: 22.05 kHz, 80 bins, "
                                                       "1024 FFT, hop 256)")
     p.add_argument("--nj", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--cmvn-stats", default=None, metavar="OUT.npz",
+                   help="also write the normalisation statistics of the first dump dir here")
     p.add_argument("dirs", nargs="+", metavar="DATA_DIR DUMP_DIR", help="pairs of input data dir and output dump dir")
     return p
 
@@ -34,8 +37,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = get_parser().parse_args(argv)
     setup_logging()
     config = load_mel_config(args.mel_config)
-    for data_dir, dump_dir in path_pairs(args.dirs):
+    pairs = path_pairs(args.dirs)
+    for data_dir, dump_dir in pairs:
         dump_mel(data_dir, dump_dir, config, nj=args.nj)
+    if args.cmvn_stats:
+        from speechproc.features.cmvn import compute_cmvn_stats
+
+        stats = compute_cmvn_stats(pairs[0][1])
+        stats.save(args.cmvn_stats)
+        logger.info("wrote normalisation stats of %s (%d frames, dim %d) to %s", pairs[0][1], stats.count,
+                    stats.dim, args.cmvn_stats)
     return 0
 
 

@@ -2,17 +2,20 @@
 
 Usage::
 
-    python -m speechproc.bin.prepare_data <corpus> [--corpus-dir DIR] [--src SPK --tgt SPK] OUT_DIR
+    python -m speechproc.bin.prepare_data <corpus> [--corpus-dir DIR] [--src SPK --tgt SPK] \\
+        [--utt2dur SET ...] [--nj 4] [--cmd local|slurm] [--cmd-conf conf/slurm.yaml] OUT_DIR
 
 ``<corpus>`` is one of an4, yesno, ljspeech, vcc2016, cmu_arctic, librispeech. The corpus is found
 via ``--corpus-dir``, else ``$<CORPUS>`` (e.g. ``$AN4``), else ``$SPEECHPROC_CORPORA/<corpus>``.
 One data dir per set is written under OUT_DIR (atomically, after validation), e.g. for an4
-``OUT_DIR/{train,train_dev,train_nodev,test}``.
+``OUT_DIR/{train,train_dev,train_nodev,test}``. ``--utt2dur`` then adds ``utt2dur`` to the named sets, every
+recording decoded and checked in ``--nj`` jobs of the ``--cmd`` backend (``compute_utt2dur``).
 """
 from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
 from speechproc.data.corpora import CORPORA, prepare
@@ -41,6 +44,11 @@ def get_parser() -> argparse.ArgumentParser:
                    help="ljspeech (default 4) / cmu_arctic (default 5): utterances held out as eval; 0 = none")
     p.add_argument("--parts", nargs="+", default=None, help="librispeech: parts to prepare (default: all present)")
     p.add_argument("--check-audio", action="store_true", help="open every audio file while validating (slow)")
+    p.add_argument("--utt2dur", nargs="+", default=None, metavar="SET",
+                   help="sets (names under OUT_DIR) to complete with utt2dur, in --nj jobs (compute_utt2dur)")
+    p.add_argument("--nj", type=int, default=4, help="--utt2dur: jobs per set (default 4)")
+    p.add_argument("--cmd", choices=["local", "slurm"], default="local", help="--utt2dur: job backend")
+    p.add_argument("--cmd-conf", default=None, help="--utt2dur: launch configuration (YAML) of the backend")
     p.add_argument("--verbose", action="store_true", help="debug logging")
     return p
 
@@ -81,6 +89,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sets = prepare(args.corpus, args.corpus_dir, args.out_dir, **_options(args))
     logger.info("prepare_data: %s: wrote %d data dir(s) under %s: %s", args.corpus, len(sets), args.out_dir,
                 " ".join(sets))
+    if args.utt2dur:
+        from speechproc.bin import compute_utt2dur
+
+        unknown = [s for s in args.utt2dur if not (Path(args.out_dir) / s / "wav.scp").is_file()]
+        if unknown:
+            raise SpeechprocError(f"prepare_data --utt2dur: no set {', '.join(unknown)} under {args.out_dir} (the "
+                                  f"{args.corpus} sets written: {' '.join(sets)})")
+        extra = ["--cmd-conf", args.cmd_conf] if args.cmd_conf else []
+        compute_utt2dur.main(["--cmd", args.cmd, "--nj", str(args.nj), *extra]
+                             + [str(Path(args.out_dir) / s) for s in args.utt2dur])
     return 0
 
 

@@ -6,7 +6,8 @@
 writes ``<out-dir>/score_wer/`` and ``<out-dir>/score_cer/`` (``result.txt``, ``score.json``,
 ``ref.trn``, ``hyp.trn``) and prints Kaldi's ``compute-wer`` lines
 (``%WER 7.38 [ 31 / 420, 10 ins, 5 del, 16 sub ]``). Without ``--utt2spk`` the ``utt2spk`` next
-to ``--ref`` is used when it exists.
+to ``--ref`` is used when it exists. ``--results exp`` then rewrites ``exp/RESULTS.md`` with every scored decode
+dir under ``exp`` (``make_results exp``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ def get_parser() -> argparse.ArgumentParser:
         help="word-boundary token for --unit char (default: <space>); '' drops spaces (Kaldi-style CER)",
     )
     p.add_argument("--verbose", action="store_true", help="debug logging")
+    p.add_argument("--results", default=None, metavar="EXP_ROOT",
+                   help="then rewrite EXP_ROOT/RESULTS.md from every scored decode dir there (make_results)")
     p.add_argument("out_dir", nargs="?", help="output dir (the decode dir); score_<metric>/ is written inside")
     return p
 
@@ -112,6 +115,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for line in result.kaldi_lines():
             print(line)
         logger.info("wrote %s", out_dir / f"score_{METRICS[unit]}" / "result.txt")
+    if args.results:
+        from speechproc.bin import make_results
+
+        make_results.main([args.results])
     return 0
 
 

@@ -2,6 +2,5 @@
 # data preparation: train_nodev (848), train_dev (100), test (130) with utt2dur
 # outputs: data/train_nodev/utt2dur data/train_dev/utt2dur data/test/utt2dur
 . ./db.sh
-python -m speechproc.bin.prepare_data an4 --num-dev "$num_dev" data
-python -m speechproc.bin.compute_utt2dur --cmd "$cmd" --cmd-conf "$cmd_conf" --nj "$nj" \
-  data/train_nodev data/train_dev data/test
+python -m speechproc.bin.prepare_data an4 data --num-dev "$num_dev" --utt2dur train_nodev train_dev test --nj "$nj" \
+  --cmd "$cmd" --cmd-conf "$cmd_conf"

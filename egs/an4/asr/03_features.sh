@@ -1,7 +1,5 @@
 #!/usr/bin/env bash
 # features: 80-dim Kaldi fbank dumped for training/valid/test sets, global CMVN stats of the training set
 # outputs: dump/${train_set}_sp/feats.scp dump/${train_set}_sp/cmvn.npz dump/${valid_set}/feats.scp
-for s in "${train_set}_sp" "$valid_set" $test_sets; do
-  python -m speechproc.bin.compute_fbank --nj "$nj" "data/$s" "dump/$s"
-done
-python -m speechproc.bin.compute_cmvn_stats "dump/${train_set}_sp" "dump/${train_set}_sp/cmvn.npz"
+python -m speechproc.bin.compute_fbank --nj "$nj" --cmvn-stats "dump/${train_set}_sp/cmvn.npz" \
+  $(for s in "${train_set}_sp" "$valid_set" $test_sets; do echo "data/$s dump/$s"; done)

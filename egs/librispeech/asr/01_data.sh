@@ -2,6 +2,5 @@
 # data preparation: one data dir per LibriSpeech part with utt2dur
 # outputs: $(for p in $parts; do echo data/${p//-/_}/utt2dur; done)
 . ./db.sh
-python -m speechproc.bin.prepare_data librispeech data --parts $parts
-python -m speechproc.bin.compute_utt2dur --cmd "$cmd" --cmd-conf "$cmd_conf" --nj "$nj" \
-  $(for p in $parts; do echo "data/${p//-/_}"; done)
+python -m speechproc.bin.prepare_data librispeech data --parts $parts --nj "$nj" --cmd "$cmd" --cmd-conf "$cmd_conf" \
+  --utt2dur $(for p in $parts; do echo "${p//-/_}"; done)

@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# scoring: WER/CER (sclite-style result.txt) of every decode dir, then exp/RESULTS.md
+# scoring: WER/CER (sclite-style result.txt) of every decode dir, each time rewriting exp/RESULTS.md
 # outputs: exp/RESULTS.md
 for s in $test_sets; do
-  python -m speechproc.bin.score_asr --ref "data/$s/text" --hyp "exp/$asr_exp/decode_${s}_beam/text" \
+  python -m speechproc.bin.score_asr --ref "data/$s/text" --hyp "exp/$asr_exp/decode_${s}_beam/text" --results exp \
     "exp/$asr_exp/decode_${s}_beam"
 done
-python -m speechproc.bin.make_results exp

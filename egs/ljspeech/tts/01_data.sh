@@ -2,5 +2,4 @@
 # data preparation: all clips, train and eval (last 4 clips held out) with utt2dur
 # outputs: data/all/utt2dur data/train/utt2dur data/eval/utt2dur
 . ./db.sh
-python -m speechproc.bin.prepare_data ljspeech data
-python -m speechproc.bin.compute_utt2dur --cmd "$cmd" --cmd-conf "$cmd_conf" --nj "$nj" data/all data/train data/eval
+python -m speechproc.bin.prepare_data ljspeech data --utt2dur all train eval --nj "$nj" --cmd "$cmd" --cmd-conf "$cmd_conf"

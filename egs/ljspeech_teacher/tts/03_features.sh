@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
 # mel features: 80-bin log-mel (resampled to 22.05 kHz) of train/dev/eval and normalisation stats of train
 # outputs: dump/train/feats.scp dump/dev/feats.scp dump/eval/feats.scp dump/train/cmvn.npz
-python -m speechproc.bin.compute_mel --mel-config conf/mel.yaml --nj "$nj" \
+python -m speechproc.bin.compute_mel --mel-config conf/mel.yaml --nj "$nj" --cmvn-stats dump/train/cmvn.npz \
   data/train dump/train data/dev dump/dev data/eval dump/eval
-python -m speechproc.bin.compute_cmvn_stats dump/train dump/train/cmvn.npz

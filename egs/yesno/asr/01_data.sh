@@ -2,5 +2,4 @@
 # data preparation: train (30) and test (30) with utt2dur
 # outputs: data/train/utt2dur data/test/utt2dur
 . ./db.sh
-python -m speechproc.bin.prepare_data yesno data
-python -m speechproc.bin.compute_utt2dur --cmd "$cmd" --cmd-conf "$cmd_conf" --nj "$nj" data/train data/test
+python -m speechproc.bin.prepare_data yesno data --utt2dur train test --nj "$nj" --cmd "$cmd" --cmd-conf "$cmd_conf"
