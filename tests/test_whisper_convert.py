@@ -303,8 +303,8 @@ def test_verbs_convert_and_decode(tmp_path: Path, capsys: pytest.CaptureFixture)
     data = make_datadir(tmp_path, n_utts=3, n_spk=1, sample_rate=8000)  # resampled to 16 kHz on load
     threads = torch.get_num_threads()
     try:
-        assert whisper_decode.main(["--backend", "hf", "--model", str(tmp_path / "hf"), str(data.source),
-                                    str(tmp_path / "dec")]) == 0
+        assert whisper_decode.main(["--backend", "hf", "--model", str(tmp_path / "hf"), "--score", "upper",
+                                    str(data.source), str(tmp_path / "dec")]) == 0
     finally:
         torch.set_num_threads(threads)
     lines = (tmp_path / "dec" / "text").read_text().splitlines()
@@ -315,6 +315,9 @@ def test_verbs_convert_and_decode(tmp_path: Path, capsys: pytest.CaptureFixture)
     info = json.loads((tmp_path / "dec" / "decode.json").read_text())
     assert info["n_utts"] == 3 and info["backend"] == "hf" and info["rtf"] > 0
     assert info["audio_s"] == pytest.approx(sum(data.utt2dur.values()), abs=1e-3)
+    score = json.loads((tmp_path / "dec" / "score_wer" / "score.json").read_text())  # --score: scored in place
+    assert score["n_utts"] == 3 and score["n"] == sum(len(t.split()) for t in data.text.values())
+    assert "normalize: upper" in (tmp_path / "dec" / "score_wer" / "result.txt").read_text()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from typing import List, Optional, Sequence
 
 from speechproc.data import DataDir
 from speechproc.models.pretrained.whisper import FEATURE_MODES, make_whisper_transcriber, transcribe_data_dir
+from speechproc.score.asr import NORMALIZE_MODES
 from speechproc.utils import SpeechprocError, atomic_output_dir, run_verb, setup_logging
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", default="en", help="language code for multilingual models (default en)")
     p.add_argument("--nthreads", type=int, default=1, help="intra-op CPU threads (default 1)")
     p.add_argument("--limit", type=int, default=None, help="decode only the first N utterances")
+    p.add_argument("--score", default=None, choices=NORMALIZE_MODES, metavar="NORMALIZE",
+                   help="then score OUT_DIR/text against DATA_DIR/text (score_asr, into OUT_DIR/score_*) with this "
+                        f"text normalisation of both sides: {', '.join(NORMALIZE_MODES)}")
     p.add_argument("--verbose", action="store_true", help="debug logging")
     p.add_argument("data_dir", help="Kaldi data dir to transcribe")
     p.add_argument("out_dir", help="decode dir to write")
@@ -120,6 +124,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             (tmp / "nbest").write_text("\n".join(nbest_lines) + "\n", encoding="utf-8")
     logger.info("%s %s: %d utterances, %.1f s audio, decode %.1f s, RTF %.3f -> %s", args.backend, args.model,
                 len(utts), stats["audio_s"], stats["decode_s"], stats["rtf"], Path(args.out_dir) / "text")
+    if args.score is not None:
+        from speechproc.bin import score_asr
+
+        score_asr.main(["--ref", str(Path(args.data_dir) / "text"), "--hyp", str(Path(args.out_dir) / "text"),
+                        "--normalize", args.score, str(args.out_dir)])
     return 0
 
 

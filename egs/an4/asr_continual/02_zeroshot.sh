@@ -5,9 +5,7 @@ for x in $suite; do
   name=${x%%=*}; data=${x#*=}
   for dec in faster-whisper:1:exp/zeroshot $(for b in $zeroshot_beams; do echo "ct2:$b:exp/zeroshot_beam$b"; done); do
     IFS=: read -r backend beam dir <<< "$dec"
-    python -m speechproc.bin.whisper_decode --backend "$backend" --beam-size "$beam" --model "$whisper" "$data" \
-      "$dir/decode_$name"
-    python -m speechproc.bin.score_asr --ref "$data/text" --hyp "$dir/decode_$name/text" --normalize whisper_en \
-      "$dir/decode_$name"
+    python -m speechproc.bin.whisper_decode --backend "$backend" --beam-size "$beam" --model "$whisper" \
+      --score whisper_en "$data" "$dir/decode_$name"
   done
 done

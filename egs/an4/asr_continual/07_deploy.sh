@@ -9,8 +9,8 @@ for x in $suite; do
   name=${x%%=*}; data=${x#*=}; sets="$sets $name"
   for dec in "ct2 1 decode_$name" "ct2 $deploy_beam decode_${name}_beam$deploy_beam" "faster-whisper 1 decode_${name}_fw"; do
     read -r backend beam dir <<< "$dec"
-    python -m speechproc.bin.whisper_decode --backend "$backend" --beam-size "$beam" --model "$out" "$data" "$out/$dir"
-    python -m speechproc.bin.score_asr --ref "$data/text" --hyp "$out/$dir/text" --normalize whisper_en "$out/$dir"
+    python -m speechproc.bin.whisper_decode --backend "$backend" --beam-size "$beam" --model "$out" --score whisper_en \
+      "$data" "$out/$dir"
   done
 done
 readme=(--readme README.md --section deploy); [ "$profile" = quick ] && readme=()
