@@ -244,6 +244,19 @@ def test_training_draws_curves_and_attention_maps(trained: Path) -> None:
         assert im.size[0] > 200 and len(set(im.convert("L").getdata())) > 20  # a drawn figure, not a blank
 
 
+def test_figures_are_drawn_every_plot_every_epochs_and_at_the_last(tmp_path: Path) -> None:
+    from speechproc.train import train
+
+    exp = prepare_tone_experiment(tmp_path, n=4)
+    conf = tmp_path / "plots.yaml"
+    conf.write_text(Path(exp["config"]).read_text() + "\nplot_every: 2\n")  # a setting of the config
+    exp["config"] = str(conf)
+    train(train_argv(exp, tmp_path / "asr", "--number_of_epochs", "3"))
+    assert sorted(p.name for p in (tmp_path / "asr" / "plots").iterdir()) == ["curves.png", "epoch002", "epoch003"]
+    train(train_argv(exp, tmp_path / "none", "--number_of_epochs", "2", "--plot_every", "0"))
+    assert not (tmp_path / "none" / "plots").exists()
+
+
 def test_train_log_curves_read_every_number_and_keep_a_resumed_epochs_last_value(tmp_path: Path) -> None:
     from speechproc.plot import train_log_curves
 

@@ -137,7 +137,7 @@ class TaskBrain(sb.Brain):
             epoch_stats = {"epoch": epoch, "lr": lr, "steps": getattr(self, "optimizer_steps", 0)}
             for train_logger in self._train_loggers():
                 train_logger.log_stats(stats_meta=epoch_stats, train_stats=self.train_stats, valid_stats=stats)
-            self._plot_curves()
+            self._plot_curves(epoch)
             key = getattr(self.hparams, "best_key", "loss")
             counter = getattr(self.hparams, "epoch_counter", None)
             if hasattr(counter, "update_metric") and key in stats:  # EpochCounterWithStopper: early stopping
@@ -159,9 +159,21 @@ class TaskBrain(sb.Brain):
                                        test_stats=stats)
         self.last_stats = stats
 
-    def _plot_curves(self) -> None:
-        """``plots/curves.png``: every per-epoch number of ``train_log.txt`` (losses, error rates, lr) so far."""
-        if not sb.utils.distributed.if_main_process():
+    def plot_due(self, epoch) -> bool:
+        """Whether validation epoch ``epoch`` draws its figures: every ``plot_every`` epochs (setting; default 5,
+        0: never) and the last one. Drawing with matplotlib costs about a second per figure, which on a CPU is
+        more than an epoch of a small model takes."""
+        every = int(getattr(self.hparams, "plot_every", 5) or 0)
+        if every <= 0:
+            return False
+        limit = getattr(getattr(self.hparams, "epoch_counter", None), "limit", None)
+        e = int(epoch or 0)
+        return e % every == 0 or (limit is not None and e >= int(limit))
+
+    def _plot_curves(self, epoch=None) -> None:
+        """``plots/curves.png``: every per-epoch number of ``train_log.txt`` (losses, error rates, lr) so far,
+        redrawn on the epochs of :meth:`plot_due`."""
+        if not sb.utils.distributed.if_main_process() or not self.plot_due(epoch):
             return
         from speechproc.plot import save_curves_png, train_log_curves
 
@@ -176,9 +188,9 @@ class TaskBrain(sb.Brain):
             logger.warning("plots/curves.png not written: %s: %s", type(e).__name__, e)
 
     def validation_plot_dir(self, stage, epoch) -> Optional[Path]:
-        """``<output_folder>/plots/epochNNN`` (created) at the end of a validation stage on the main process,
-        where a task writes its per-epoch PNGs; None elsewhere."""
-        if stage != sb.Stage.VALID or not sb.utils.distributed.if_main_process():
+        """``<output_folder>/plots/epochNNN`` (created) at the end of a validation stage on the main process whose
+        figures are due (:meth:`plot_due`), where a task writes its per-epoch PNGs; None elsewhere."""
+        if stage != sb.Stage.VALID or not sb.utils.distributed.if_main_process() or not self.plot_due(epoch):
             return None
         out = Path(self.hparams.output_folder) / "plots" / f"epoch{int(epoch or 0):03d}"
         out.mkdir(parents=True, exist_ok=True)
