@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Optional, Sequence
 
-from speechproc.features.cmvn import compute_cmvn_stats
+from speechproc.features.cmvn import write_cmvn_stats
 from speechproc.features.fbank import FBANK_OPTIONS, add_fbank_arguments, fbank_config_from_args
 from speechproc.utils import run_verb, setup_logging
 
@@ -39,9 +39,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if (Path(args.path) / "feats.scp").is_file() and fbank_options:
         logger.warning("%s is a dump dir: its features are used as they are, ignoring %s",
                        args.path, ", ".join("--" + a.replace("_", "-") for a in fbank_options))
-    stats = compute_cmvn_stats(args.path, config)
-    stats.save(args.out_file)
-    logger.info("wrote CMVN stats (%d frames, dim %d) to %s", stats.count, stats.dim, args.out_file)
+    write_cmvn_stats(args.path, args.out_file, config)
     return 0
 
 

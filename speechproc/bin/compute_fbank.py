@@ -11,13 +11,10 @@ training set first), as ``compute_cmvn_stats`` does.
 from __future__ import annotations
 
 import argparse
-import logging
 from typing import Optional, Sequence
 
 from speechproc.features.fbank import add_fbank_arguments, dump_fbank, fbank_config_from_args
 from speechproc.utils import path_pairs, run_verb, setup_logging
-
-logger = logging.getLogger(__name__)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -43,12 +40,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for data_dir, dump_dir in pairs:
         dump_fbank(data_dir, dump_dir, config, nj=args.nj)
     if args.cmvn_stats:
-        from speechproc.features.cmvn import compute_cmvn_stats
+        from speechproc.features.cmvn import write_cmvn_stats
 
-        stats = compute_cmvn_stats(pairs[0][1], config)
-        stats.save(args.cmvn_stats)
-        logger.info("wrote CMVN stats of %s (%d frames, dim %d) to %s", pairs[0][1], stats.count, stats.dim,
-                    args.cmvn_stats)
+        write_cmvn_stats(pairs[0][1], args.cmvn_stats, config)
     return 0
 
 

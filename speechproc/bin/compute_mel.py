@@ -41,12 +41,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for data_dir, dump_dir in pairs:
         dump_mel(data_dir, dump_dir, config, nj=args.nj)
     if args.cmvn_stats:
-        from speechproc.features.cmvn import compute_cmvn_stats
+        from speechproc.features.cmvn import write_cmvn_stats
 
-        stats = compute_cmvn_stats(pairs[0][1])
-        stats.save(args.cmvn_stats)
-        logger.info("wrote normalisation stats of %s (%d frames, dim %d) to %s", pairs[0][1], stats.count,
-                    stats.dim, args.cmvn_stats)
+        write_cmvn_stats(pairs[0][1], args.cmvn_stats)
     return 0
 
 

@@ -22,7 +22,7 @@ from speechproc.data.datadir import DataDir
 from speechproc.features.fbank import FbankConfig, FeatureStore, compute_fbank
 from speechproc.utils import PathLike, SpeechprocError
 
-__all__ = ["CMVNStats", "GlobalCMVN", "compute_cmvn_stats", "load_cmvn_stats"]
+__all__ = ["CMVNStats", "GlobalCMVN", "compute_cmvn_stats", "write_cmvn_stats", "load_cmvn_stats"]
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +161,14 @@ def compute_cmvn_stats(path: PathLike, config: Optional[FbankConfig] = None) -> 
     stats._check()
     logger.info("CMVN stats of %s from %s: %d frames, dim %d, in %.1f s",
                 path, source, stats.count, stats.dim, time.perf_counter() - start)
+    return stats
+
+
+def write_cmvn_stats(path: PathLike, out_file: PathLike, config: Optional[FbankConfig] = None) -> CMVNStats:
+    """:func:`compute_cmvn_stats` of ``path`` saved to ``out_file`` (``.npz``); returns them."""
+    stats = compute_cmvn_stats(path, config)
+    stats.save(out_file)
+    logger.info("wrote CMVN stats of %s (%d frames, dim %d) to %s", path, stats.count, stats.dim, out_file)
     return stats
 
 

@@ -170,7 +170,7 @@ class TaskBrain(sb.Brain):
         e = int(epoch or 0)
         return e % every == 0 or (limit is not None and e >= int(limit))
 
-    def _plot_curves(self, epoch=None) -> None:
+    def _plot_curves(self, epoch) -> None:
         """``plots/curves.png``: every per-epoch number of ``train_log.txt`` (losses, error rates, lr) so far,
         redrawn on the epochs of :meth:`plot_due`."""
         if not sb.utils.distributed.if_main_process() or not self.plot_due(epoch):
