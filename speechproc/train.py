@@ -44,7 +44,7 @@ from speechbrain.utils.checkpoints import Checkpoint, Checkpointer
 from speechbrain.utils.distributed import ddp_barrier, ddp_broadcast, if_main_process
 
 from speechproc.exp import write_model
-from speechproc.utils import SpeechprocError, atomic_write_text, load_yaml_plain
+from speechproc.utils import SpeechprocError, atomic_write_text, key_value_overrides, load_yaml_plain
 
 __all__ = [
     "TASKS",
@@ -238,33 +238,40 @@ def get_parser() -> argparse.ArgumentParser:
                         help="site options for --cmd slurm (default conf/slurm.yaml or tools/slurm/slurm.yaml)")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:0 (default: cuda if available)")
     parser.add_argument("--log", default=None, help="with --cmd slurm: job log (default <output_folder>/train.log)")
+    parser.add_argument("--overrides", default=None, metavar="FILE[:KEY]",
+                        help="a YAML mapping of overrides (the one under KEY), e.g. one method of a recipe's "
+                             "conf/adapt_methods.yaml; --key value pairs on the command line win over it")
     return parser
+
+
+def overrides_from_file(spec: str) -> Dict[str, object]:
+    """The overrides mapping of ``--overrides FILE[:KEY]``; a missing file or key is an error naming both and the
+    keys there are."""
+    import yaml
+
+    path, _, key = spec.partition(":")
+    if not Path(path).is_file():
+        raise SpeechprocError(f"--overrides {spec}: {path} not found")
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise _config_error(path, "", e) from e
+    if key:
+        if not isinstance(data, dict) or key not in data:
+            known = sorted(data) if isinstance(data, dict) else []
+            raise SpeechprocError(f"--overrides {spec}: {path} has no entry '{key}'; it has {known}")
+        data = data[key]
+    if not isinstance(data, dict):
+        raise SpeechprocError(f"--overrides {spec}: expected a mapping of config keys to values, got {data!r}")
+    return dict(data)
 
 
 def parse_train_args(argv: Sequence[str]) -> Tuple[argparse.Namespace, Dict[str, object]]:
     """Split the command line into trainer options and yaml overrides (``--key value``)."""
     parser = get_parser()
     args, rest = parser.parse_known_args(list(argv))
-    overrides: Dict[str, object] = {}
-    i = 0
-    while i < len(rest):
-        item = rest[i]
-        if not item.startswith("--"):
-            raise SpeechprocError(f"unexpected argument '{item}': overrides are --key value pairs")
-        if "=" in item:
-            key, value = item[2:].split("=", 1)
-            i += 1
-        else:
-            if i + 1 >= len(rest):
-                raise SpeechprocError(f"override {item} needs a value")
-            key, value = item[2:], rest[i + 1]
-            i += 2
-        import yaml
-
-        try:
-            overrides[key] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            overrides[key] = value
+    overrides = overrides_from_file(args.overrides) if args.overrides else {}
+    overrides.update(key_value_overrides(rest))
     return args, overrides
 
 

@@ -11,7 +11,7 @@ import shutil
 import sys
 import uuid
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 __all__ = [
     "LOG_FORMAT",
@@ -128,6 +128,33 @@ def path_pairs(paths: Sequence[str], what: str = "DATA_DIR DUMP_DIR") -> List[Tu
     if len(paths) % 2:
         raise SpeechprocError(f"expected pairs {what}, got {len(paths)} paths: {' '.join(map(str, paths))}")
     return list(zip(paths[::2], paths[1::2]))
+
+
+def key_value_overrides(items: Sequence[str], as_yaml: bool = True) -> Dict[str, object]:
+    """``["--lr", "0.1", "--name=x"]`` -> ``{"lr": 0.1, "name": "x"}``: a verb's ``--key value`` (or ``--key=value``)
+    overrides of its yaml's top-level keys, each value read as YAML (text that is not YAML stays text), or with
+    ``as_yaml=False`` kept as the text given (``0.50`` stays ``"0.50"``)."""
+    import yaml
+
+    overrides: Dict[str, object] = {}
+    i = 0
+    while i < len(items):
+        item = items[i]
+        if not item.startswith("--"):
+            raise SpeechprocError(f"unexpected argument '{item}': overrides are --key value pairs")
+        if "=" in item:
+            key, value = item[2:].split("=", 1)
+            i += 1
+        else:
+            if i + 1 >= len(items):
+                raise SpeechprocError(f"override {item} needs a value")
+            key, value = item[2:], items[i + 1]
+            i += 2
+        try:
+            overrides[key] = yaml.safe_load(value) if as_yaml else value
+        except yaml.YAMLError:
+            overrides[key] = value
+    return overrides
 
 
 def load_yaml_plain(text: str) -> object:

@@ -11,6 +11,21 @@ REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(REPO.glob("egs/*/*/[0-9][0-9]_*.sh"))
 COMMON = {"stage", "stop_stage", "nj", "cmd", "cmd_conf", "nproc", "force", "profile", "profile_suffix"}
 VERBS = {p.stem for p in (REPO / "speechproc" / "bin").glob("*.py") if not p.stem.startswith("_")}
+#: Data-dir utilities that a data-preparation stage may chain, as ESPnet's stage 1 runs local/data.sh: a corpus is
+#: prepared, then split, subset, combined or measured. Every other stage calls one verb (maybe once per set or
+#: system, in a loop).
+DATA_VERBS = {"prepare_data", "compute_utt2dur", "holdout_per_speaker", "subset_data_dir", "combine_data_dir",
+              "fix_data_dir"}
+#: Stage scripts that still chain several verbs; each is to become one verb (with a config, as the TTS evaluation
+#: stages did with benchmark_tts). The list may only shrink.
+CHAINED = {
+    "TEMPLATE/vc/02_train.sh", "an4/asr_continual/03_pseudo.sh", "an4/asr_continual/06_add_period.sh",
+    "an4/asr_continual/07_deploy.sh", "an4/asr_whisper/05_score.sh", "an4/asr_whisper/06_lm.sh",
+    "an4/asr_whisper/07_nbest.sh", "an4/asr_whisper/08_short_commands.sh", "an4/asr_whisper/09_finetune_words.sh",
+    "an4/asr_whisper/10_short_commands_eval.sh", "ljspeech_teacher/tts/08_adapt_data.sh",
+    "ljspeech_teacher/tts/21_recsynth_pretrain.sh", "ljspeech_teacher/tts/22_recsynth_layers.sh",
+    "ljspeech_teacher/tts/23_train_vocoder_multi.sh", "ljspeech_teacher/tts/27_finetune_vocoder_fs2.sh",
+}
 
 
 def _options(run_sh: Path) -> set:
@@ -62,9 +77,14 @@ def problems(script: Path) -> list:
         out.append("first line: the shebang #!/usr/bin/env bash")
     if len(lines) < 2 or not lines[1].startswith("# ") or len(lines[1]) <= 5:
         out.append("second line: '# <what this stage does>' (its log title)")
-    unknown = set(re.findall(r"speechproc\.bin\.([a-z_0-9]+)", text)) - VERBS
+    verbs = set(re.findall(r"speechproc\.bin\.([a-z_0-9]+)", text))
+    unknown = verbs - VERBS
     if unknown:
         out.append(f"verbs that do not exist: {sorted(unknown)}")
+    name = "/".join(script.parts[-3:])
+    if len(verbs) > 1 and not verbs <= DATA_VERBS and name not in CHAINED:
+        out.append(f"{len(verbs)} verbs {sorted(verbs)}: a stage calls one verb; move the chain into a verb or a "
+                   f"config (see benchmark_tts), or split the stage")
     allowed = COMMON | _set_in(text)
     for recipe in _recipes_of(script):
         allowed |= _options(recipe / "run.sh")
@@ -85,6 +105,15 @@ def test_stage_script(script: Path) -> None:
     assert problems(script) == []
 
 
+def test_the_chained_stage_list_only_names_scripts_that_still_chain() -> None:
+    chained = set()
+    for script in SCRIPTS:
+        verbs = set(re.findall(r"speechproc\.bin\.([a-z_0-9]+)", script.read_text()))
+        if len(verbs) > 1 and not verbs <= DATA_VERBS:
+            chained.add("/".join(script.parts[-3:]))
+    assert chained == CHAINED  # a script that now calls one verb leaves the list
+
+
 def test_the_check_finds_a_typo_and_a_missing_verb(tmp_path: Path) -> None:
     (tmp_path / "run.sh").write_text("train_set=train  # data\n")
     bad = tmp_path / "02_train.sh"
@@ -93,4 +122,10 @@ def test_the_check_finds_a_typo_and_a_missing_verb(tmp_path: Path) -> None:
     found = problems(bad)
     assert any("trian" in p for p in found) and any("['train_sett']" in p for p in found)
     bad.write_text("#!/usr/bin/env bash\n# train\npython -m speechproc.bin.train --data data/$train_set\n")
+    assert problems(bad) == []
+    bad.write_text("#!/usr/bin/env bash\n# train\npython -m speechproc.bin.train --data data/$train_set\n"
+                   "python -m speechproc.bin.synthesize x\n")
+    assert any("2 verbs ['synthesize', 'train']" in p for p in problems(bad))
+    bad.write_text("#!/usr/bin/env bash\n# data\npython -m speechproc.bin.prepare_data an4 data\n"
+                   "python -m speechproc.bin.subset_data_dir --first 4 data/train data/train_q\n")
     assert problems(bad) == []

@@ -35,13 +35,14 @@
 #      real LJSpeech clips (exp/result_vocoder_multi_{teacher,lj}.md, written into README.md)
 #  25  Tacotron 2 and FastSpeech 2 with the multi-speaker vocoder on the held-out sentences, beside Griffin-Lim and the
 #      teacher (exp/result_eval_vocoder.md, written into README.md)
-#  26  FastSpeech 2 speaker adaptation compared: decoder + postnet, full, LoRA, adapters, each fine-tuned on the 25 real
-#      clips; the 4 held-out clips with the multi-speaker vocoder: judge CER, MCD, speaker similarity, DistillMOS
-#      before and after (exp/result_adapt_compare.md, written into README.md)
+#  26  FastSpeech 2 speaker adaptation compared: each method of $fs2_adapt_compare (conf/adapt_methods.yaml: decoder +
+#      postnet, full, LoRA, adapters) fine-tuned on the 25 real clips into exp/${fs2_exp}_adapt_<method>
 #  27  GAN vocoder exp/${voc_exp}_multi fine-tuned on FastSpeech 2's ground-truth-aligned mels (exp/${voc_exp}_fs2)
 #  28  FastSpeech 2 with Griffin-Lim, the multi-speaker vocoder and its FastSpeech 2 fine-tuning, held-out sentences
-#  29  FastSpeech 2 adaptation interpolated with the teacher model (WiSE-FT) at $wise_weights, the 4 held-out clips
-#      (exp/result_adapt_wise.md, written into README.md)
+#  29  FastSpeech 2 adaptation $wise_adapt interpolated with the teacher model (WiSE-FT) at $wise_weights
+#  30  the adaptations of stage 26 and the interpolations of stage 29 on the 4 held-out clips with the multi-speaker
+#      vocoder: judge CER, MCD, speaker similarity, DistillMOS before and after (exp/result_adapt_{compare,wise}.md,
+#      written into README.md)
 . "$(dirname "$0")/../../../tools/recipe.sh"
 
 num_utts=1200                          # training sentences (1200 give about 2.3 h of teacher audio)
@@ -79,10 +80,10 @@ recsynth_train_args=                   # stage 21: extra speechproc.bin.train op
 layer_study="2 3 4"                    # stage 22: the encoder layers compared
 layer_study_utts=300                   # stage 22: training sentences of each short pre-training
 layer_study_epochs=6                   # stage 22: its epochs
-fs2_adapt_compare="decoder full lora adapters"  # stage 26: the FastSpeech 2 adaptations compared
-spk_model=../../an4/spk/exp/ecapa      # stages 26, 29: speaker model of the similarity column (egs/an4/spk: bash run.sh)
-wise_adapt=full                        # stage 29: the stage-26 adaptation interpolated with the teacher model
-wise_weights="0.25 0.5"                # stage 29: weights of the adapted model (0: teacher, 1: adapted)
+fs2_adapt_compare="decoder full lora adapters"  # stages 26, 30: the FastSpeech 2 adaptations compared (conf/adapt_methods.yaml)
+spk_model=../../an4/spk/exp/ecapa      # stage 30: speaker model of the similarity column (egs/an4/spk: bash run.sh)
+wise_adapt=full                        # stages 29, 30: the stage-26 adaptation interpolated with the teacher model
+wise_weights="0.25 0.5"                # stages 29, 30: weights of the adapted model (0: teacher, 1: adapted)
 judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none
 eval_opts=                             # extra evaluate_tts options, e.g. "--no-f0"
 recipe_main "$@"
