@@ -315,7 +315,7 @@ n_speakers utterance_mean_norm init_tts src_train_data src_valid_data tgt_train_
 normalize_src train_mel valid_mel vocoder_checkpoint repeat_to_utts segment_frames l2_weight cache_audio generator
 discriminator generator_loss discriminator_loss opt_class_discriminator discriminator_start_step mel_loss_weight
 stft_loss stft_loss_weight feat_match_loss_weight context whisper window_seconds num_threads
-nonspeech_per_batch nonspeech_seconds nonspeech_level_dbfs
+nonspeech_per_batch nonspeech_seconds nonspeech_level_dbfs pitch_stats
 """.split())
 
 

@@ -402,10 +402,11 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
     steps = [
         ["speechproc.bin.extract_durations", "--exp-dir", "exp/tacotron2", "dump/train", "exp/dur/train",
          "dump/eval", "exp/dur/eval"],
+        ["speechproc.bin.compute_pitch", "data/train", "dump/train", "data/eval", "dump/eval"],
         ["speechproc.bin.train", str(conf), "--output_folder", "exp/fastspeech2", "--train_data", "dump/train",
          "--valid_data", "dump/eval", "--train_durations", "exp/dur/train/durations", "--valid_durations",
          "exp/dur/eval/durations", "--token_dir", "data/token/char", "--cmvn_stats", "dump/train/cmvn.npz",
-         "--vocoder_checkpoint", "exp/no_such_vocoder"],
+         "--pitch_stats", "dump/train/pitch_stats.json", "--vocoder_checkpoint", "exp/no_such_vocoder"],
         ["speechproc.bin.synthesize", "--exp-dir", "exp/fastspeech2", "--data", "data/eval", "exp/fs2_synth"],
         # ground-truth-aligned predictions (the vocoder's fine-tuning data): frame for frame the recordings'
         ["speechproc.bin.predict_mel", "--exp-dir", "exp/fastspeech2", "--durations", "exp/dur/train/durations",
@@ -437,6 +438,7 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
     for utt, d in durs.items():  # one duration per character + <sos/eos>, summing to the frames
         assert sum(d) == store.num_frames(utt) and min(d) >= 1 and len(d) > len(text[utt]) // 2
     assert (recipe / "exp" / "fastspeech2" / "plots" / "epoch002").is_dir()
+    assert "pitch_loss" in (recipe / "exp" / "fastspeech2" / "train_log.txt").read_text()  # trained on F0 targets
     gta = FeatureStore(recipe / "exp" / "fs2_gta")
     for utt in durs:
         assert gta.num_frames(utt) == store.num_frames(utt)
@@ -457,14 +459,14 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
     bad.mkdir()
     utt0 = sorted(durs)[0]
     (bad / "durations").write_text(f"{utt0} " + " ".join(map(str, durs[utt0][:-1])) + "\n")
-    p = subprocess.run(py + steps[1][:1] + [str(conf), "--output_folder", "exp/fs2_bad", "--train_data", "dump/train",
+    p = subprocess.run(py + steps[2][:1] + [str(conf), "--output_folder", "exp/fs2_bad", "--train_data", "dump/train",
                                             "--valid_data", "dump/eval", "--train_durations", str(bad / "durations"),
                                             "--valid_durations", "exp/dur/eval/durations", "--token_dir",
                                             "data/token/char", "--cmvn_stats", "dump/train/cmvn.npz"],
                        capture_output=True, text=True, env=env, cwd=recipe)
     assert p.returncode != 0 and "re-run extract_durations" in p.stderr and utt0 in p.stderr
     # fine-tuning with the text side frozen (speaker adaptation's strategy): only the rest moves
-    p = subprocess.run(py + steps[1] + ["--output_folder", "exp/fs2_ft", "--init_model", "exp/fastspeech2/model.pt",
+    p = subprocess.run(py + steps[2] + ["--output_folder", "exp/fs2_ft", "--init_model", "exp/fastspeech2/model.pt",
                                         "--number_of_epochs", "1", "--strategy", "{name: freeze_encoder}"],
                        capture_output=True, text=True, env=env, cwd=recipe)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
@@ -556,3 +558,64 @@ def test_teacher_tts_is_deterministic() -> None:
     a, b = tts("in being comparatively modern."), tts("in being comparatively modern.")
     assert tts.sample_rate == 24000 and 1.0 < len(a) / 24000 < 4.0
     assert np.array_equal(a, b)
+
+
+def test_fastspeech2_learns_its_pitch_predictor_from_f0_targets() -> None:
+    """With a frame pitch, the token target is the mean over the token's voiced frames, the pitch predictor gets a
+    loss, and training lowers it; without one the output has no pitch entries (the old behaviour)."""
+    torch.manual_seed(0)
+    model = FastSpeech2(12, n_mels=8, d_model=32, enc_layers=1, dec_layers=1, ffn_dim=64,
+                        postnet_embedding_dim=16, postnet_n_convolutions=2)
+    tokens = torch.tensor([[3, 4, 5, 6, 7, 11], [7, 8, 9, 10, 11, 0]])
+    tok_len = torch.tensor([6, 5])
+    durs = torch.tensor([[2, 3, 1, 2, 1, 1], [1, 4, 2, 1, 2, 0]])
+    mel_len = durs.sum(1)
+    mels = torch.randn(2, int(mel_len.max()), 8)
+    pitch = torch.zeros(2, 10)
+    pitch[0, :5] = torch.tensor([1.0, 0.0, 0.5, 0.5, 2.0])  # token 0: frames 0-1 (one voiced), token 1: frames 2-4
+    pitch[1, :10] = 0.7
+    out = model(tokens, tok_len, mels, mel_len, durs, pitch=pitch)
+    assert out["pitch"].shape == (2, 6) and out["pitch_target"].shape == (2, 6)
+    torch.testing.assert_close(out["pitch_target"][0, :3], torch.tensor([1.0, 1.0, 0.0]))
+    torch.testing.assert_close(out["pitch_target"][1, :5], torch.full((5,), 0.7))
+    assert "pitch" not in model(tokens, tok_len, mels, mel_len, durs)
+    loss_fn = FastSpeech2Loss(pitch_weight=1.0)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(30):
+        losses = loss_fn(model(tokens, tok_len, mels, mel_len, durs, pitch=pitch), mels, mel_len, tok_len)
+        first = first if first is not None else float(losses["pitch_loss"])
+        opt.zero_grad()
+        losses["loss"].backward()
+        opt.step()
+    assert float(losses["pitch_loss"]) < 0.3 * first
+
+
+def test_pitch_dump_matches_the_mel_frames_and_reads_a_tone(tmp_path: Path) -> None:
+    from speechproc.data import DataDir
+    from speechproc.features.fbank import FeatureStore
+    from speechproc.features.pitch import dump_pitch, frame_f0, load_pitch_stats, normalize_pitch, read_pitch_scp
+
+    sr = 22050
+    t = np.arange(int(0.8 * sr)) / sr
+    tone = (0.3 * np.sin(2 * np.pi * 150.0 * t)).astype(np.float32)
+    f0 = frame_f0(tone, sr, 256, 1 + len(tone) // 256)
+    assert len(f0) == 1 + len(tone) // 256 and abs(float(np.median(f0[f0 > 0])) - 150.0) <= 2.0
+    sf.write(str(tmp_path / "a.wav"), tone, sr)
+    sf.write(str(tmp_path / "b.wav"), np.concatenate([tone, np.zeros(sr // 2, np.float32)]), sr)
+    data = tmp_path / "data"
+    DataDir(wav_scp={"s-a": str(tmp_path / "a.wav"), "s-b": str(tmp_path / "b.wav")}, utt2spk={"s-a": "s", "s-b": "s"},
+            text={"s-a": "a", "s-b": "b"}).save(data)
+    dump_mel(data, tmp_path / "dump", MelConfig())
+    stats = dump_pitch(data, tmp_path / "dump")
+    store = FeatureStore(tmp_path / "dump")
+    scp = read_pitch_scp(tmp_path / "dump")
+    assert sorted(scp) == ["s-a", "s-b"]
+    b = np.load(scp["s-b"])
+    assert b.shape == (store.num_frames("s-b"),) and float(b[-10:].max()) == 0.0  # the trailing silence is unvoiced
+    mean, std = load_pitch_stats(tmp_path / "dump")
+    assert abs(np.exp(mean) - 150.0) < 3.0 and std < 0.05 and stats["voiced_frames"] < stats["frames"]
+    z = normalize_pitch(b, mean, std)
+    assert z.dtype == np.float32 and (z[b == 0] == 0).all() and (z[b > 0] != 0).all()
+    with pytest.raises(SpeechprocError, match="compute_mel --pitch"):
+        read_pitch_scp(tmp_path)

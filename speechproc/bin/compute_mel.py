@@ -1,11 +1,13 @@
 """Compute TTS log-mel spectrograms of data dirs into mel dump dirs.
 
-    compute_mel [--mel-config conf/mel.yaml] [--nj N] [--cmvn-stats OUT.npz] DATA_DIR DUMP_DIR [DATA_DIR DUMP_DIR ...]
+    compute_mel [--mel-config conf/mel.yaml] [--nj N] [--cmvn-stats OUT.npz] [--pitch] DATA_DIR DUMP_DIR [...]
 
 Each DUMP_DIR gets the data dir files, ``feats.scp``, ``utt2num_frames`` and ``mel.json``
 (see :mod:`speechproc.features.mel`); audio at another sample rate is resampled. ``--cmvn-stats`` then writes
 the normalisation statistics of the first DUMP_DIR (put the training set first), as
-``speechproc compute_cmvn_stats DUMP_DIR OUT.npz`` does.
+``speechproc compute_cmvn_stats DUMP_DIR OUT.npz`` does. ``--pitch`` adds each dump's frame-level F0 (WORLD, at
+the mel hop) and its ``pitch_stats.json``, the FastSpeech 2 pitch target (:mod:`speechproc.features.pitch`;
+``compute_pitch`` adds it to an existing dump).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--nj", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--cmvn-stats", default=None, metavar="OUT.npz",
                    help="also write the normalisation statistics of the first dump dir here")
+    p.add_argument("--pitch", action="store_true", help="also dump the frame-level F0 (FastSpeech 2's pitch target)")
     p.add_argument("dirs", nargs="+", metavar="DATA_DIR DUMP_DIR", help="pairs of input data dir and output dump dir")
     return p
 
@@ -40,6 +43,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     pairs = path_pairs(args.dirs)
     for data_dir, dump_dir in pairs:
         dump_mel(data_dir, dump_dir, config, nj=args.nj)
+        if args.pitch:
+            from speechproc.features.pitch import dump_pitch
+
+            dump_pitch(data_dir, dump_dir, nj=args.nj)
     if args.cmvn_stats:
         from speechproc.features.cmvn import write_cmvn_stats
 

@@ -4,7 +4,8 @@ for a data dir, as a mel dump dir.
     predict_mel --exp-dir exp/full/SF1_TF1_recsynth data/TF1_train dump/TF1_train_gta
     predict_mel --exp-dir exp/fastspeech2 --durations exp/tacotron2/durations/train/durations dump/train dump/train_gta
 
-FastSpeech 2: each utterance's text, its durations (``extract_durations``, the file training used) and the
+FastSpeech 2: each utterance's text, its durations (``extract_durations``, the file training used), its F0 when the
+model was trained on pitch targets (``pitch_stats``), and the
 energy of its own mels drive the teacher-forced pass, so the predicted frames line up with the recording.
 
 Each utterance's content and log-F0 (no F0 transform: the speaker's own) go through the decoder; the
@@ -55,6 +56,11 @@ class _GroundTruthAligned:
         self.text = data.text
         self.durations = read_durations(durations)
         self.where = durations
+        self.pitch_stats = None
+        if hparams.get("pitch_stats"):  # trained on F0 targets: teacher-force the recording's pitch as well
+            from speechproc.features.pitch import load_pitch_stats
+
+            self.pitch_stats = load_pitch_stats(hparams["pitch_stats"])
 
 
 def _predict_gta(wave: np.ndarray, gta: "_GroundTruthAligned", utt: str) -> Optional[np.ndarray]:
@@ -68,11 +74,17 @@ def _predict_gta(wave: np.ndarray, gta: "_GroundTruthAligned", utt: str) -> Opti
     mel = compute_mel(wave, gta.mel)
     tokens = encode_text(gta.tokenizer, gta.text[utt])[None]
     n = torch.tensor([mel.shape[0]])
+    extra = {}
+    if gta.pitch_stats is not None:
+        from speechproc.features.pitch import frame_f0, normalize_pitch
+
+        f0 = frame_f0(wave, gta.mel.sample_rate, gta.mel.hop_length, mel.shape[0])
+        extra["pitch"] = torch.from_numpy(normalize_pitch(f0, *gta.pitch_stats))[None]
     with torch.no_grad():
         x, _ = gta.normalize(mel[None], n)
         try:
             out = gta.model(tokens, torch.tensor([tokens.shape[1]]), x, n,
-                            durations=torch.tensor(gta.durations[utt])[None])
+                            durations=torch.tensor(gta.durations[utt])[None], **extra)
         except ValueError as e:  # durations that do not fit the tokens or the frames
             raise SpeechprocError(f"{gta.where}, utterance {utt}: {e}") from None
         pred = out["mel_after"][0] * gta.normalize.std + gta.normalize.mean

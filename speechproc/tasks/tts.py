@@ -23,6 +23,7 @@ import logging
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
+import numpy as np
 import speechbrain as sb
 import torch
 from speechbrain.dataio.dataset import DynamicItemDataset
@@ -57,8 +58,10 @@ def read_durations(path: PathLike) -> Dict[str, List[int]]:
 
 
 def make_tts_dataset(path: PathLike, tokenizer, max_utts: Optional[int] = None,
-                     max_frames: Optional[int] = None, durations: Optional[PathLike] = None) -> DynamicItemDataset:
-    """Dataset of a mel dump dir: items ``id tokens mel duration`` (+ ``durations`` when given).
+                     max_frames: Optional[int] = None, durations: Optional[PathLike] = None,
+                     pitch_stats: Optional[PathLike] = None) -> DynamicItemDataset:
+    """Dataset of a mel dump dir: items ``id tokens mel duration`` (+ ``durations`` when given, + ``pitch`` with
+    ``pitch_stats``).
 
     Args:
         path: dump dir written by ``speechproc compute_mel`` (``feats.scp``, ``utt2num_frames``,
@@ -68,6 +71,8 @@ def make_tts_dataset(path: PathLike, tokenizer, max_utts: Optional[int] = None,
         max_frames: drop utterances longer than this many frames.
         durations: a ``durations`` file (``speechproc extract_durations``) covering every utterance,
             one value per token (``<sos/eos>`` included) summing to the utterance's frames.
+        pitch_stats: the training dump's ``pitch_stats.json``: items get ``pitch``, the dump's frame-level F0
+            (``compute_mel --pitch``) as normalised log-F0 (:func:`speechproc.features.pitch.normalize_pitch`).
     """
     from speechproc.data.dataset import load_data_dir
     from speechproc.features.fbank import FeatureStore
@@ -106,7 +111,20 @@ def make_tts_dataset(path: PathLike, tokenizer, max_utts: Optional[int] = None,
                     f"or dump: re-run extract_durations")
             entries[u]["durations"] = torch.LongTensor(durs[u])
         keys.append("durations")
+    if pitch_stats is not None:
+        from speechproc.features.pitch import load_pitch_stats, normalize_pitch, read_pitch_scp
+
+        mean, std = load_pitch_stats(pitch_stats)
+        scp = read_pitch_scp(path)
+        for u in entries:
+            if u not in scp:
+                raise SpeechprocError(f"{path}/pitch.scp: no pitch for utterance {u}; re-run compute_pitch on {path}")
+            entries[u]["pitch_path"] = scp[u]
+        keys.append("pitch")
     ds = DynamicItemDataset(entries)
+    if pitch_stats is not None:
+        ds.add_dynamic_item(lambda p: torch.from_numpy(normalize_pitch(np.load(p), mean, std)), takes=["pitch_path"],
+                            provides="pitch")
     ds.add_dynamic_item(lambda text: encode_text(tokenizer, text), takes=["text"], provides="tokens")
     ds.add_dynamic_item(lambda uid: torch.from_numpy(store[uid].copy()), takes=["id"], provides="mel")
     ds.set_output_keys(keys)
@@ -115,12 +133,14 @@ def make_tts_dataset(path: PathLike, tokenizer, max_utts: Optional[int] = None,
 
 def tts_datasets(hparams: dict) -> Tuple[DynamicItemDataset, DynamicItemDataset]:
     """(train, valid) datasets of the trainer (keys ``train_data``, ``valid_data``, ``tokenizer``,
-    ``max_train_utts``, ``max_valid_utts``, ``max_frames``, ``train_durations``, ``valid_durations``)."""
+    ``max_train_utts``, ``max_valid_utts``, ``max_frames``, ``train_durations``, ``valid_durations``,
+    ``pitch_stats``)."""
     tok = hparams["tokenizer"]
+    pitch = hparams.get("pitch_stats")
     train = make_tts_dataset(hparams["train_data"], tok, hparams.get("max_train_utts"), hparams.get("max_frames"),
-                             durations=hparams.get("train_durations"))
+                             durations=hparams.get("train_durations"), pitch_stats=pitch)
     valid = make_tts_dataset(hparams["valid_data"], tok, hparams.get("max_valid_utts"),
-                             durations=hparams.get("valid_durations"))
+                             durations=hparams.get("valid_durations"), pitch_stats=pitch)
     return train, valid
 
 
@@ -151,6 +171,8 @@ class TTSBrain(TaskBrain):
         mel_len = self.lengths_from_relative(mel_rel, mel.shape[1])
         mel, _ = self.modules.normalize(mel, mel_len)
         extra = {"durations": batch.durations[0]} if hasattr(batch, "durations") else {}
+        if hasattr(batch, "pitch"):
+            extra["pitch"] = batch.pitch[0]
         out = self.modules.model(inputs, in_len, mel, mel_len, **extra)
         # the attention axis: the input lengths, or what the model made of them (stacked source frames)
         out.update(target=mel, mel_len=mel_len, tok_len=out.get("src_lengths", in_len))

@@ -11,9 +11,11 @@ teacher-forced attention made monotonic and hard (``speechproc extract_durations
 "durations from the Tacotron 2 attention" route of FastSpeech (Ren et al., 2019).
 
 Variance targets: energy is the per-frame mean of the normalised log-mel (computed here from the
-target mel, so no extra data pass), averaged over each token's frames. Pitch has no target (no
-F0 pass over the corpus): its predictor runs as part of the variance adaptor and is trained only
-through the mel loss.
+target mel, so no extra data pass), averaged over each token's frames. Pitch: when the training data
+carries it (``pitch_stats`` in the training yaml; ``compute_mel --pitch``), the frame-level normalised
+log-F0 of :mod:`speechproc.features.pitch`, averaged over each token's voiced frames, is both the input
+of the pitch embedding (teacher-forced, as the paper does) and the target of the pitch predictor (MSE);
+without it the predictor runs as part of the variance adaptor and is trained only through the mel loss.
 
 Shapes: tokens ``(B, L)``, mels ``(B, T, n_mels)`` (normalised log-mel), durations ``(B, L)``
 integer frames with ``durations.sum(1) == mel_lengths``; alignments ``(B, T, L)`` one-hot.
@@ -23,7 +25,7 @@ rather than SpeechBrain's FastSpeech 2 postnet, whose final layer norm and outpu
 mel bins off by several standard deviations at synthesis time (a constant tone across the utterance).
 
 The loss (:class:`FastSpeech2Loss`) is ESPnet's: masked L1 of the mel before and after the postnet,
-MSE of ``log(1 + d)`` durations and MSE of the token-level energy.
+MSE of ``log(1 + d)`` durations and MSE of the token-level energy (and pitch, when given).
 """
 from __future__ import annotations
 
@@ -107,13 +109,16 @@ class FastSpeech2(nn.Module):
         return mels.mean(-1)
 
     def forward(self, tokens: torch.Tensor, token_lengths: torch.Tensor, mels: torch.Tensor,
-                mel_lengths: torch.Tensor, durations: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
-        """Teacher-forced pass (ground-truth durations and energy).
+                mel_lengths: torch.Tensor, durations: Optional[torch.Tensor] = None,
+                pitch: Optional[torch.Tensor] = None) -> Dict[str, torch.Tensor]:
+        """Teacher-forced pass (ground-truth durations and energy, and pitch ``(B, T)`` when given: normalised
+        log-F0 per frame, 0 unvoiced).
 
         Returns:
             dict with ``mel_before``/``mel_after`` ``(B, T, n_mels)``, ``log_durations`` ``(B, L)``
             predicted ``log(1 + d)``, ``durations`` ``(B, L)`` the targets, ``energy``/
-            ``energy_target`` ``(B, L)`` token-level, ``alignments`` ``(B, T, L)``.
+            ``energy_target`` ``(B, L)`` token-level, ``alignments`` ``(B, T, L)``; with ``pitch`` also
+            ``pitch``/``pitch_target`` ``(B, L)``.
         """
         if durations is None:
             raise ValueError("FastSpeech2 training needs token durations (speechproc extract_durations; "
@@ -126,15 +131,22 @@ class FastSpeech2(nn.Module):
             raise ValueError(f"durations sum to {int(durations[b].sum())} frames but the mel has "
                              f"{int(mel_lengths[b])} (batch item {b}); re-run extract_durations on this dump")
         energy = self.frame_energy(mels) * lengths_to_mask(mel_lengths, T).float()
-        mel, post, log_dur, _, _, pred_energy, avg_energy, _ = self.fs2(tokens, durations=durations,
-                                                                         energy=energy)
+        if pitch is not None:
+            if pitch.shape[1] < T:
+                pitch = nn.functional.pad(pitch, (0, T - pitch.shape[1]))
+            pitch = pitch[:, :T] * lengths_to_mask(mel_lengths, T).float()
+        mel, post, log_dur, pred_pitch, avg_pitch, pred_energy, avg_energy, _ = self.fs2(
+            tokens, durations=durations, pitch=pitch, energy=energy)
         pad = T - mel.shape[1]
         if pad > 0:
             mel = nn.functional.pad(mel, (0, 0, 0, pad))
             post = nn.functional.pad(post, (0, 0, 0, pad))
-        return {"mel_before": mel[:, :T], "mel_after": post[:, :T], "log_durations": log_dur,
-                "durations": durations, "energy": pred_energy.squeeze(-1),
-                "energy_target": avg_energy.squeeze(-1), "alignments": durations_to_alignment(durations, T)[:, :T]}
+        out = {"mel_before": mel[:, :T], "mel_after": post[:, :T], "log_durations": log_dur,
+               "durations": durations, "energy": pred_energy.squeeze(-1),
+               "energy_target": avg_energy.squeeze(-1), "alignments": durations_to_alignment(durations, T)[:, :T]}
+        if pitch is not None:
+            out.update(pitch=pred_pitch.squeeze(-1), pitch_target=avg_pitch.squeeze(-1))
+        return out
 
     @torch.no_grad()
     def predict_durations(self, tokens: torch.Tensor, pace: float = 1.0) -> torch.Tensor:
@@ -172,23 +184,25 @@ class FastSpeech2(nn.Module):
 
 
 class FastSpeech2Loss(nn.Module):
-    """Masked L1 mel loss (before and after the postnet), log-duration MSE and energy MSE.
+    """Masked L1 mel loss (before and after the postnet), log-duration MSE, energy MSE and, when the output has a
+    pitch target, pitch MSE.
 
     Args:
-        duration_weight / energy_weight: weights of the variance losses.
+        duration_weight / energy_weight / pitch_weight: weights of the variance losses.
     """
 
-    def __init__(self, duration_weight: float = 1.0, energy_weight: float = 1.0) -> None:
+    def __init__(self, duration_weight: float = 1.0, energy_weight: float = 1.0, pitch_weight: float = 1.0) -> None:
         super().__init__()
         self.duration_weight = duration_weight
         self.energy_weight = energy_weight
+        self.pitch_weight = pitch_weight
 
     def forward(self, out: Dict[str, torch.Tensor], mels: torch.Tensor, mel_lengths: torch.Tensor,
                 token_lengths: torch.Tensor, r: int = 1) -> Dict[str, torch.Tensor]:
         """Losses of a :meth:`FastSpeech2.forward` output against ``mels`` ``(B, T, n_mels)``.
 
         Returns:
-            dict ``loss`` (total), ``mel_loss``, ``dur_loss``, ``energy_loss``.
+            dict ``loss`` (total), ``mel_loss``, ``dur_loss``, ``energy_loss`` (and ``pitch_loss``).
         """
         T = mels.shape[1]
         mask = lengths_to_mask(mel_lengths, T)[..., None].float()
@@ -201,5 +215,9 @@ class FastSpeech2Loss(nn.Module):
         dur_loss = (((out["log_durations"] - target) ** 2) * tmask).sum() / n_tok
         energy_loss = (((out["energy"] - out["energy_target"]) ** 2) * tmask).sum() / n_tok
         loss = mel_loss + self.duration_weight * dur_loss + self.energy_weight * energy_loss
-        return {"loss": loss, "mel_loss": mel_loss.detach(), "dur_loss": dur_loss.detach(),
-                "energy_loss": energy_loss.detach()}
+        losses = {"mel_loss": mel_loss.detach(), "dur_loss": dur_loss.detach(), "energy_loss": energy_loss.detach()}
+        if "pitch_target" in out:
+            pitch_loss = (((out["pitch"] - out["pitch_target"]) ** 2) * tmask).sum() / n_tok
+            loss = loss + self.pitch_weight * pitch_loss
+            losses["pitch_loss"] = pitch_loss.detach()
+        return {"loss": loss, **losses}
