@@ -1,4 +1,4 @@
-"""AN4 recipe: all stages on a 40-utterance slice with the debug configs, and an overfit test on 10 utterances."""
+"""AN4 recipe: stages 1-13 on a 40-utterance slice with the debug configs, and an overfit test on 10 utterances."""
 from __future__ import annotations
 
 import json
@@ -18,7 +18,7 @@ def _run(d: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_an4_smoke_all_stages_on_40_utterances(tmp_path):
+def test_an4_smoke_stages_1_to_13_on_40_utterances(tmp_path):
     require_corpus("an4")
     from speechproc.data.datadir import DataDir
 
@@ -26,7 +26,8 @@ def test_an4_smoke_all_stages_on_40_utterances(tmp_path):
     _run(d, "--stop-stage", "1", "--nj", "2")
     for name, n in (("train_nodev", 40), ("train_dev", 8), ("test", 8)):
         DataDir.load(d / "data" / name).subset_first(n).save(d / "data" / name)
-    _run(d, "--stage", "2", "--profile", "quick", "--nj", "2", "--speed-train-utts", "32")
+    # stage 14 (the training-speed benchmark: three more trainings) is test_benchmark_train's
+    _run(d, "--stage", "2", "--stop-stage", "13", "--profile", "quick", "--nj", "2")
 
     assert len((d / "data/train_nodev_sp/wav.scp").read_text().splitlines()) == 120
     for f in ("dump/train_nodev_sp/feats.scp", "dump/train_nodev_sp/cmvn.npz", "dump/test/feats.scp",
@@ -61,10 +62,6 @@ def test_an4_smoke_all_stages_on_40_utterances(tmp_path):
     speed = json.loads((d / "exp/asr_streaming_quick/decode_speed/result.json").read_text())  # stage 13
     assert speed["utterances"] == 8 and speed["identical_transcripts"] == 8
     assert [r["variant"] for r in speed["rows"]] == ["project", "speechbrain"]
-    train_speed = json.loads((d / "exp/train_speed_quick/result.json").read_text())  # stage 14
-    assert [(r["setting"], r["processes"], r["threads"], r["utterances"]) for r in train_speed["rows"]] == [
-        ("threads=1", 1, 1, 32), ("threads=2", 1, 2, 32), ("nproc=2", 2, 1, 32)]
-    assert train_speed["fastest"] in ("threads=1", "threads=2", "nproc=2")
 
 
 @pytest.mark.slow

@@ -383,3 +383,33 @@ def test_vcc2016_vc_recipe_smoke(tmp_path: Path) -> None:
     wave = src.load_audio(conv.utts[0])[0]
     y = VoiceConverter.from_pretrained(zipped)(wave, 16000)
     assert abs(len(y) / 22050 - len(wave) / 16000) <= 2 * 256 / 22050
+
+
+def test_train_vc_dispatches_the_neural_methods_and_keeps_their_dumps_fresh(tmp_path: Path) -> None:
+    """One training verb for every method: the neural names parse, a mel dump is remade only when it belongs to
+    another data dir, and a missing starting model or vocoder is an error naming it and the fix."""
+    from speechproc.bin.train_vc import main
+    from speechproc.vc.neural import mel_dump, neural_method
+
+    assert neural_method("recsynth_n15") == ("recsynth", 15) and neural_method("seq2seq") == ("seq2seq", None)
+    assert neural_method("gmm_world") is None and neural_method("recsynth") == ("recsynth", None)
+    with pytest.raises(SpeechprocError, match="N >= 1"):
+        neural_method("recsynth_n0")
+    src, tgt = _parallel_corpus(tmp_path, n=2)
+    dump = mel_dump(tgt, tmp_path / "dump" / "tgt")
+    stamp = (dump / "cmvn.npz").stat().st_mtime_ns
+    assert (dump / "feats.scp").is_file() and mel_dump(tgt, dump) == dump
+    assert (dump / "cmvn.npz").stat().st_mtime_ns == stamp  # the same data dir: kept
+    mel_dump(src, dump)  # another speaker's data into the same place: made again
+    assert (dump / "utt2spk").read_text() == (src / "utt2spk").read_text()
+    conf = tmp_path / "vc_recsynth.yaml"
+    conf.write_text("init_model: exp/none/model.pt\nvocoder_checkpoint: null\n")
+    with pytest.raises(SpeechprocError, match="pre-trained decoder exp/none/model.pt not found.*stages 1-3 and 21"):
+        main(["--src", str(src), "--tgt", str(tgt), "--method", "recsynth_n2", "--config",
+              str(tmp_path / "vc_{method}.yaml"), str(tmp_path / "exp")])
+    with pytest.raises(SpeechprocError, match="vocoder nowhere/model.pt not found"):
+        main(["--src", str(src), "--tgt", str(tgt), "--method", "recsynth", "--config", str(conf),
+              "--recsynth-init", "null", "--vocoder", "nowhere", "--dump-dir", str(tmp_path / "dump"),
+              str(tmp_path / "exp")])
+    with pytest.raises(SpeechprocError, match="not one of gmm, dnn, identity"):
+        main(["--src", str(src), "--tgt", str(tgt), "--method", "gmm_wrld", str(tmp_path / "exp")])
