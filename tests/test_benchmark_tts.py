@@ -76,6 +76,7 @@ def test_synthesizes_once_evaluates_and_writes_the_readme(recipe: Path) -> None:
     assert "**Copy synthesis with griffin_lim**" in table
     readme = (recipe / "README.md").read_text()
     assert "old" not in readme and "| griffin_lim (4 iterations) | 2 |" in readme
+    assert "command (in the recipe dir): `python -m speechproc.bin.benchmark_tts conf/bench.yaml --readme" in readme
     made = recipe / "exp" / "copy_4" / "wav.scp"
     assert sorted(made.read_text().split()[::2]) == ["c-0", "c-1"]
 

@@ -126,8 +126,10 @@ def synthesis_is_current(out_dir: Path, argv: Sequence[str]) -> bool:
     return command == wanted and wav_scp.stat().st_mtime > _newest_model(argv)
 
 
-def run_table(table: Dict[str, Any], readme: Optional[str], judge_backend: str, eval_opts: Sequence[str]) -> None:
-    """Synthesize what is missing or stale, then ``evaluate_tts`` the systems into the table."""
+def run_table(table: Dict[str, Any], readme: Optional[str], judge_backend: str, eval_opts: Sequence[str],
+              command: Optional[str] = None) -> None:
+    """Synthesize what is missing or stale, then ``evaluate_tts`` the systems into the table (which records
+    ``command``, the benchmark's own command line, as the one that made it)."""
     from speechproc.bin import evaluate_tts, synthesize
 
     if table.get("combine"):
@@ -153,6 +155,8 @@ def run_table(table: Dict[str, Any], readme: Optional[str], judge_backend: str, 
             argv += [flag, str(table[key])]
     if readme and table.get("section"):
         argv += ["--readme", readme, "--section", str(table["section"])]
+    if command:
+        argv += ["--command", command]
     evaluate_tts.main([*argv, *[s["dir"] for s in table["systems"]]])
 
 
@@ -160,6 +164,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Load the config, then make each table."""
     args, rest = get_parser().parse_known_args(argv)
     setup_logging()
+    import sys
+
+    command = " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.benchmark_tts"]
+                       + list(sys.argv[1:] if argv is None else argv))
     tables = load_benchmark(args.config, key_value_overrides(rest, as_yaml=False))
     if args.tables:
         wanted = set(args.tables.split(","))
@@ -171,7 +179,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if any("," in s["name"] for s in table["systems"]):
             raise SpeechprocError(f"{args.config}: table {table['table']}: a system name holds a comma "
                                   f"({[s['name'] for s in table['systems'] if ',' in s['name']]}); rename it")
-        run_table(table, args.readme, args.judge_backend, shlex.split(args.eval_opts))
+        run_table(table, args.readme, args.judge_backend, shlex.split(args.eval_opts), command)
     return 0
 
 

@@ -46,6 +46,7 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--readme", default=None, help="also write the table into this README, between the markers "
                    "<!-- results:SECTION --> and <!-- /results:SECTION -->")
     p.add_argument("--section", default=None, help="the README section of --readme (default: the --table file's stem)")
+    p.add_argument("--command", default=None, help=argparse.SUPPRESS)  # what a calling verb records instead of this one
     p.add_argument("synth_dirs", nargs="+", metavar="SYNTH_DIR", help="synthesis dirs (data dirs of synthesized wavs)")
     return p
 
@@ -85,8 +86,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
         table = format_table(rows + ([natural] if natural else []))
         env = environment_info(Path(args.table).resolve().parent)
-        command = " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.evaluate_tts"]
-                           + list(sys.argv[1:] if argv is None else argv))
+        command = args.command or " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.evaluate_tts"]
+                                           + list(sys.argv[1:] if argv is None else argv))
         text = ((f"**{args.title}**\n\n" if args.title else "")
                 + f"- reference: {args.ref}; judge: {args.judge_backend}:{args.judge_model}; normalisation: "
                   f"{args.normalize}\n- {METRICS_NOTE}\n"
