@@ -207,15 +207,20 @@ def test_fastspeech2_lora_and_adapters_on_its_convolutions() -> None:
                 merge_lora(model)
 
 
-def test_fastspeech2_trains_on_durations_and_infers_its_own() -> None:
+def _tiny_fastspeech2_batch() -> tuple:
+    """A seeded toy FastSpeech 2 and a batch of two sentences: (model, tokens, token lengths, durations, mels,
+    mel lengths); 10 and 9 frames."""
     torch.manual_seed(0)
     model = FastSpeech2(12, n_mels=8, d_model=32, enc_layers=1, dec_layers=1, ffn_dim=64,
                         postnet_embedding_dim=16, postnet_n_convolutions=2)
     tokens = torch.tensor([[3, 4, 5, 6, 7, 11], [7, 8, 9, 10, 11, 0]])
-    tok_len = torch.tensor([6, 5])
     durs = torch.tensor([[2, 3, 1, 2, 1, 1], [1, 4, 2, 1, 2, 0]])
     mel_len = durs.sum(1)
-    mels = torch.randn(2, int(mel_len.max()), 8)
+    return model, tokens, torch.tensor([6, 5]), durs, torch.randn(2, int(mel_len.max()), 8), mel_len
+
+
+def test_fastspeech2_trains_on_durations_and_infers_its_own() -> None:
+    model, tokens, tok_len, durs, mels, mel_len = _tiny_fastspeech2_batch()
     out = model(tokens, tok_len, mels, mel_len, durs)
     assert out["mel_after"].shape == (2, 10, 8) and out["log_durations"].shape == (2, 6)
     # the hard alignment puts each frame on exactly one token, in order
@@ -563,14 +568,7 @@ def test_teacher_tts_is_deterministic() -> None:
 def test_fastspeech2_learns_its_pitch_predictor_from_f0_targets() -> None:
     """With a frame pitch, the token target is the mean over the token's voiced frames, the pitch predictor gets a
     loss, and training lowers it; without one the output has no pitch entries (the old behaviour)."""
-    torch.manual_seed(0)
-    model = FastSpeech2(12, n_mels=8, d_model=32, enc_layers=1, dec_layers=1, ffn_dim=64,
-                        postnet_embedding_dim=16, postnet_n_convolutions=2)
-    tokens = torch.tensor([[3, 4, 5, 6, 7, 11], [7, 8, 9, 10, 11, 0]])
-    tok_len = torch.tensor([6, 5])
-    durs = torch.tensor([[2, 3, 1, 2, 1, 1], [1, 4, 2, 1, 2, 0]])
-    mel_len = durs.sum(1)
-    mels = torch.randn(2, int(mel_len.max()), 8)
+    model, tokens, tok_len, durs, mels, mel_len = _tiny_fastspeech2_batch()
     pitch = torch.zeros(2, 10)
     pitch[0, :5] = torch.tensor([1.0, 0.0, 0.5, 0.5, 2.0])  # token 0: frames 0-1 (one voiced), token 1: frames 2-4
     pitch[1, :10] = 0.7
