@@ -24,7 +24,7 @@ CHAINED = {
     "an4/asr_whisper/07_nbest.sh", "an4/asr_whisper/08_short_commands.sh", "an4/asr_whisper/09_finetune_words.sh",
     "an4/asr_whisper/10_short_commands_eval.sh", "ljspeech_teacher/tts/08_adapt_data.sh",
     "ljspeech_teacher/tts/21_recsynth_pretrain.sh", "ljspeech_teacher/tts/22_recsynth_layers.sh",
-    "ljspeech_teacher/tts/23_train_vocoder_multi.sh", "ljspeech_teacher/tts/27_finetune_vocoder_fs2.sh",
+    "ljspeech_teacher/tts/23_train_vocoder_multi.sh",
 }
 
 

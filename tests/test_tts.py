@@ -413,13 +413,15 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
          "exp/dur/eval/durations", "--token_dir", "data/token/char", "--cmvn_stats", "dump/train/cmvn.npz",
          "--pitch_stats", "dump/train/pitch_stats.json", "--vocoder_checkpoint", "exp/no_such_vocoder"],
         ["speechproc.bin.synthesize", "--exp-dir", "exp/fastspeech2", "--data", "data/eval", "exp/fs2_synth"],
-        # ground-truth-aligned predictions (the vocoder's fine-tuning data): frame for frame the recordings'
-        ["speechproc.bin.predict_mel", "--exp-dir", "exp/fastspeech2", "--durations", "exp/dur/train/durations",
-         "dump/train", "exp/fs2_gta"],
         # a toy GAN vocoder, the default synthesis vocoder of the LoRA run below (its vocoder_checkpoint setting)
         ["speechproc.bin.train", str(REPO / "egs" / "ljspeech_teacher" / "tts" / "conf" / "train_vocos_debug.yaml"),
          "--output_folder", "exp/voc", "--train_data", "dump/train", "--valid_data", "dump/eval",
          "--number_of_epochs", "1"],
+        # that vocoder fine-tuned on FastSpeech 2's ground-truth-aligned predictions (frame for frame the recordings')
+        ["speechproc.bin.finetune_vocoder", "--exp-dir", "exp/fastspeech2", "--train", "dump/train",
+         "--train-durations", "exp/dur/train/durations", "--init", "exp/voc", "--config",
+         str(REPO / "egs" / "ljspeech_teacher" / "tts" / "conf" / "train_vocos_debug.yaml"), "--number_of_epochs", "1",
+         "exp/voc_gta"],
         # speaker adaptation by LoRA on the convolutions: the exp dir keeps the wrapped layers and loads again
         ["speechproc.bin.train", str(conf), "--output_folder", "exp/fs2_lora", "--train_data", "dump/train",
          "--valid_data", "dump/eval", "--train_durations", "exp/dur/train/durations", "--valid_durations",
@@ -444,11 +446,17 @@ def test_ljspeech_tts_recipe_smoke(tmp_path: Path) -> None:
         assert sum(d) == store.num_frames(utt) and min(d) >= 1 and len(d) > len(text[utt]) // 2
     assert (recipe / "exp" / "fastspeech2" / "plots" / "epoch002").is_dir()
     assert "pitch_loss" in (recipe / "exp" / "fastspeech2" / "train_log.txt").read_text()  # trained on F0 targets
-    gta = FeatureStore(recipe / "exp" / "fs2_gta")
+    gta = FeatureStore(recipe / "exp" / "fastspeech2" / "gta_train")
     for utt in durs:
         assert gta.num_frames(utt) == store.num_frames(utt)
         assert gta[utt].shape == store[utt].shape and not np.allclose(gta[utt], store[utt])
-    assert json.loads((recipe / "exp" / "fs2_gta" / "mel.json").read_text())["n_mels"] == store[utt].shape[1]
+    assert json.loads((recipe / "exp" / "fastspeech2" / "gta_train" / "mel.json").read_text())["n_mels"] == \
+        store[utt].shape[1]
+    import yaml
+
+    voc_gta = yaml.safe_load((recipe / "exp" / "voc_gta" / "overrides.yaml").read_text())
+    assert voc_gta["init_model"] == "exp/voc/model.pt" and voc_gta["train_data"] == "exp/fastspeech2/gta_train"
+    assert (recipe / "exp" / "voc_gta" / "model.pt").is_file()  # the toy vocoder, fine-tuned on the predictions
     fs2_wavs = sorted((recipe / "exp" / "fs2_synth" / "wav").glob("*.wav"))
     assert [w.stem for w in fs2_wavs] == [w.stem for w in wavs] and sf.info(str(fs2_wavs[0])).frames > 0
     from speechproc.utils import load_weights

@@ -7,7 +7,8 @@ does, so that a VC recipe's training stage is one verb for every method.
 - ``recsynth`` (method 3): the target's log-mel dump and CMVN statistics, its content dump (Whisper encoder states +
   log-F0) with the settings of the pre-trained decoder it adapts (``init_model``), the trainer's task ``recsynth``,
   then, with a GAN vocoder, that vocoder fine-tuned on the adapted decoder's ground-truth-aligned predictions of the
-  same clips (into ``<exp>/vocoder``). ``recsynth_n<N>`` is the same on the first N target clips (a data curve).
+  same clips (``finetune_vocoder``, into ``<exp>/vocoder``). ``recsynth_n<N>`` is the same on the first N target
+  clips (a data curve).
 
 A dump is (re)made when forced, missing, or made from another data dir (its ``utt2spk`` differs), so switching the
 speaker pair of a recipe never trains on the previous pair's features.
@@ -149,16 +150,14 @@ def train_recsynth(config: str, tgt: PathLike, out: PathLike, dump_root: PathLik
     if vocoder and voc_ft_epochs > 0:
         if not voc_config:
             raise SpeechprocError("recsynth: fine-tuning the vocoder needs its training config (--voc-config)")
-        from speechproc.bin import predict_mel
+        from speechproc.bin import finetune_vocoder
 
-        gta = out / f"gta_{tgt.name}"
-        predict_mel.main(["--exp-dir", str(out), "--nj", str(nj), str(tgt), str(gta)])
-        voc_args: List[str] = ["--output_folder", str(out / "vocoder"), "--train_data", str(gta), "--valid_data",
-                               str(gta), "--init_model", str(Path(vocoder) / "model.pt"), "--number_of_epochs",
-                               str(voc_ft_epochs), "--lr", str(voc_ft_lr)]
+        voc_args: List[str] = ["--exp-dir", str(out), "--train", str(tgt), "--init", str(vocoder), "--config",
+                               voc_config, "--nj", str(nj), "--number_of_epochs", str(voc_ft_epochs), "--lr",
+                               str(voc_ft_lr)]
         if max_utts:
             voc_args += ["--max_train_utts", str(max_utts)]
-        _train(voc_config, voc_args, ())
+        finetune_vocoder.main([*voc_args, str(out / "vocoder")])
     return out
 
 

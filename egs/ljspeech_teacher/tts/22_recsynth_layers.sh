@@ -16,4 +16,4 @@ done
 python -m speechproc.bin.evaluate_tts --ref data/lj/all --ref-name "natural LJSpeech recordings (the source)" \
   --judge-backend "$judge_backend" $eval_opts --names "$(IFS=,; echo "${names[*]}")" \
   --title "Real LJSpeech speech converted into the teacher voice by decoders pre-trained on each Whisper $content_whisper encoder layer" \
-  --table exp/result_recsynth_layers.md --readme README.md --section recsynth_layers "${dirs[@]}"
+  --table exp/result_recsynth_layers.md ${readme:+--readme "$readme"} --section recsynth_layers "${dirs[@]}"

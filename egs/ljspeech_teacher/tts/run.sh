@@ -86,4 +86,5 @@ wise_adapt=full                        # stages 29, 30: the stage-26 adaptation 
 wise_weights="0.25 0.5"                # stages 29, 30: weights of the adapted model (0: teacher, 1: adapted)
 judge_backend=faster-whisper           # Whisper judge backend (faster-whisper, hf) or none
 eval_opts=                             # extra evaluate_tts options, e.g. "--no-f0"
+readme=README.md                       # where stages 18-30 write their tables (between results markers); empty: nowhere
 recipe_main "$@"
