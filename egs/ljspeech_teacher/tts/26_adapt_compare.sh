@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # FastSpeech 2 speaker adaptation compared: each of $fs2_adapt_compare (conf/adapt_methods.yaml: decoder, full, lora, adapters) fine-tunes exp/$fs2_exp on the 25 real clips (best of $adapt_epochs epochs on the 3 dev clips) into exp/${fs2_exp}_adapt_<name>; stage 30 scores them
-# outputs: exp/${fs2_exp}_adapt_<name>/model.pt for each name of $fs2_adapt_compare
+# outputs: $(for m in $fs2_adapt_compare; do echo "exp/${fs2_exp}_adapt_$m/model.pt"; done)
 a="exp/${tts_exp}_adapt"
 for m in $fs2_adapt_compare; do
   python -m speechproc.bin.train "$fs2_config" --nproc "$nproc" --cmd "$cmd" --cmd-conf "$cmd_conf" \
