@@ -19,7 +19,7 @@ DATA_VERBS = {"prepare_data", "compute_utt2dur", "holdout_per_speaker", "subset_
 #: Stage scripts that still chain several verbs; each is to become one verb (with a config, as the TTS evaluation
 #: stages did with benchmark_tts). The list may only shrink.
 CHAINED = {
-    "an4/asr_continual/03_pseudo.sh", "an4/asr_continual/06_add_period.sh",
+    "an4/asr_continual/03_pseudo.sh",
     "an4/asr_continual/07_deploy.sh", "an4/asr_whisper/05_score.sh", "an4/asr_whisper/06_lm.sh",
     "an4/asr_whisper/07_nbest.sh", "an4/asr_whisper/08_short_commands.sh", "an4/asr_whisper/09_finetune_words.sh",
     "an4/asr_whisper/10_short_commands_eval.sh", "ljspeech_teacher/tts/08_adapt_data.sh",

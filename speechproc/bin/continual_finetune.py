@@ -83,6 +83,11 @@ def get_parser() -> argparse.ArgumentParser:
     p.add_argument("--cmd-conf", default=None, help="launch configuration yaml")
     p.add_argument("--nproc", type=int, default=1, help="training processes")
     p.add_argument("--nj", type=int, default=1, help="decoding jobs")
+    p.add_argument("--table", default=None, help="then rewrite the results table of the exp root (the model dir's "
+                                                 "parent) here, as continual_results does")
+    p.add_argument("--table-methods", nargs="+", default=None,
+                   help="the methods of --table, in row order (default: this one)")
+    p.add_argument("--plot", default=None, help="with --table: also the PNG of the general-domain WER per period")
     return p
 
 
@@ -366,6 +371,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                            vdir, wer, 100 * args.tolerance, zs["wer"])
     write_card(vdir, card)
     logger.info("%s: %s", vdir, ", ".join(f"{k} WER {v['wer']:.2f}" for k, v in results.items()))
+    if args.table:
+        from speechproc.bin import continual_results
+
+        continual_results.main([str(model_dir.parent), "--methods", *(args.table_methods or [args.method]),
+                                "--sets", *suite, "--general", args.general, "--tolerance", str(args.tolerance),
+                                "--table", args.table, *(["--plot", args.plot] if args.plot else []),
+                                *(["--zeroshot", args.zeroshot] if args.zeroshot else [])])
     return 0
 
 

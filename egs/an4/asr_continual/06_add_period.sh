@@ -5,6 +5,5 @@ if [ -z "$new_data" ]; then echo "no --new-data given: no period to add"; exit 0
 python -m speechproc.bin.continual_finetune --model-dir "exp/$method" --method "$method" --methods conf/methods.yaml \
   --config conf/finetune.yaml --new-data "$new_data" --valid-data "$valid_data" ${period_name:+--period "$period_name"} \
   --base "$whisper" --window-seconds "$window_seconds" --eval $suite --zeroshot exp/zeroshot --tolerance "$tolerance" \
-  --train-args "--number_of_epochs $epochs $train_args" --cmd "$cmd" --cmd-conf "$cmd_conf" --nproc "$nproc"
-python -m speechproc.bin.continual_results exp --methods $methods --sets $(for x in $suite; do printf '%s ' "${x%%=*}"; done) \
-  --tolerance "$tolerance" --table exp/RESULTS.md --plot exp/general_wer.png
+  --train-args "--number_of_epochs $epochs $train_args" --cmd "$cmd" --cmd-conf "$cmd_conf" --nproc "$nproc" \
+  --table exp/RESULTS.md --table-methods $methods --plot exp/general_wer.png
