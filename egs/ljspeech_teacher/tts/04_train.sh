@@ -5,4 +5,4 @@
 python -m speechproc.bin.train "$tts_config" --nproc "$nproc" --cmd "$cmd" --cmd-conf "$cmd_conf" \
   --output_folder "exp/$tts_exp" --train_data dump/train --valid_data dump/dev \
   --token_dir data/token/char --cmvn_stats dump/train/cmvn.npz --snapshot_epochs "[${align_epoch}]" \
-  --vocoder_checkpoint "exp/${voc_exp}_multi"
+  --vocoder_checkpoint "exp/${voc_exp}_multi" $tts_train_args

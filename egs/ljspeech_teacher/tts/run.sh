@@ -51,6 +51,8 @@ num_eval=50                            # held-out evaluation sentences
 teacher_voice=heart                    # hibari voice (heart ships in the wheel)
 tts_config=conf/train_tacotron2.yaml   # training config (conf/train_tacotron2_debug.yaml: toy model for smoke tests)
 tts_exp=tacotron2                      # experiment name (exp/<name>)
+tts_train_args=                        # extra speechproc.bin.train options of stage 4, e.g. "--number_of_epochs 18" (the
+                                       # FastSpeech 2 alignment model only; a later run with more epochs resumes it)
 vocoder=griffin_lim                    # griffin_lim (hifigan needs a trained checkpoint)
 adapt_epochs=30                        # fine-tuning epochs on the real clips
 # what adapts and how fast (--strategy of the trainer). FastSpeech 2 keeps its text encoder and variance predictors
