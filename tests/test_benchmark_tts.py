@@ -87,11 +87,15 @@ def test_synthesizes_once_evaluates_and_writes_the_readme(recipe: Path) -> None:
     # overrides that spell the same command: still current
     assert main([*argv, "--iters", "4", "--voc", "griffin_lim", "--names", "a"]) == 0
     assert made.stat().st_mtime_ns == stamp
-    os.utime(made, (1, 1))  # older than anything: still the same command, so still current
-    assert main(argv) == 0 and made.stat().st_mtime_ns == 1_000_000_000
+    # the same command on data changed since: synthesized again
+    later = stamp / 1e9 + 5
+    os.utime(recipe / "data" / "ref" / "text", (later, later))
+    assert main(argv) == 0 and made.stat().st_mtime_ns != stamp
+    # another command (a setting of the config): synthesized again
+    stamp = made.stat().st_mtime_ns
     (recipe / "conf" / "bench.yaml").write_text(CONFIG.replace("--plots 0", "--plots 1"))
     assert main(argv) == 0
-    assert made.stat().st_mtime_ns > 1_000_000_000
+    assert made.stat().st_mtime_ns != stamp
 
 
 def test_bad_configs_name_the_file_and_the_key(recipe: Path) -> None:
@@ -133,3 +137,27 @@ def test_trainer_overrides_from_a_file(tmp_path: Path) -> None:
     for m in ("decoder", "full", "lora", "adapters"):
         _, ov = parse_train_args(["c.yaml", "--overrides", f"{methods}:{m}"])
         assert ov["lr_scheduler"] is None and ov["strategy"]["name"] and ov["lr"] > 0
+
+
+def test_a_combined_reference_is_made_once_and_remade_when_a_part_changes(recipe: Path) -> None:
+    from speechproc.data import DataDir
+
+    (recipe / "data" / "other").mkdir()
+    _clip(recipe / "data" / "other" / "d-0.wav", 180.0)
+    DataDir(wav_scp={"d-0": str(recipe / "data" / "other" / "d-0.wav")}, utt2spk={"d-0": "d"},
+            text={"d-0": "a tone"}).write_files(recipe / "data" / "other")
+    conf = recipe / "conf" / "both.yaml"
+    conf.write_text("tables:\n  - table: exp/result_both.md\n    ref: data/both\n    combine: [data/ref, data/other]\n"
+                    "    systems:\n      - name: copy\n        dir: exp/copy_both\n"
+                    "        synthesize: --copy-synthesis --data data/both --vocoder griffin_lim --griffin-lim-iters 2"
+                    " --plots 0\n")
+    argv = [str(conf), "--judge-backend", "none", "--eval-opts=--no-mos --no-f0"]
+    assert main(argv) == 0
+    both = recipe / "data" / "both" / "wav.scp"
+    assert sorted(both.read_text().split()[::2]) == ["c-0", "c-1", "d-0"]
+    stamps = both.stat().st_mtime_ns, (recipe / "exp" / "copy_both" / "wav.scp").stat().st_mtime_ns
+    assert main(argv) == 0  # nothing changed: neither the reference nor the synthesis is made again
+    assert (both.stat().st_mtime_ns, (recipe / "exp" / "copy_both" / "wav.scp").stat().st_mtime_ns) == stamps
+    later = stamps[0] / 1e9 + 5
+    os.utime(recipe / "data" / "other" / "text", (later, later))
+    assert main(argv) == 0 and both.stat().st_mtime_ns != stamps[0]

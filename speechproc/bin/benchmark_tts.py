@@ -14,8 +14,9 @@ The config is HyperPyYAML; every other ``--key value`` overrides its top-level k
   dir, ``synthesize``: the ``synthesize`` options that make it (the dir is appended). An entry with ``foreach:
   "a b c"`` stands for one system per word, ``{item}`` in its other fields replaced by the word.
 
-A system is synthesized again only when its ``synth.json`` records another command or a model or vocoder it
-names (``--exp-dir``, ``--vocoder-checkpoint``) changed after it was written; ``evaluate_tts`` in turn reuses
+A system is synthesized again only when its ``synth.json`` records another command, or when a model, vocoder, data
+dir or mel setting it names (``--exp-dir``, ``--vocoder-checkpoint``, ``--data``, ``--mel-config``) changed after it
+was written; ``evaluate_tts`` in turn reuses
 each evaluation whose inputs did not change. Per-system branching of a recipe (which models, which vocoders,
 which adaptation methods) thus lives in the config, and the stage script is one line.
 """
@@ -101,20 +102,22 @@ def load_benchmark(config: str, overrides: Dict[str, Any]) -> List[Dict[str, Any
     return out
 
 
-def _newest_model(argv: Sequence[str]) -> float:
-    """The newest modification time of the models a ``synthesize`` command line names (0.0: none)."""
+def _newest_input(argv: Sequence[str]) -> float:
+    """The newest modification time of what a ``synthesize`` command line reads: the models (``--exp-dir``,
+    ``--vocoder-checkpoint``), the data dir's ``text``/``wav.scp`` and the mel settings (0.0: none found)."""
     newest = 0.0
-    for flag in ("--exp-dir", "--vocoder-checkpoint"):
+    for flag, inside in (("--exp-dir", ("model.pt",)), ("--vocoder-checkpoint", ("model.pt",)),
+                         ("--data", ("text", "wav.scp")), ("--mel-config", ("mel.json",))):
         if flag in argv and argv.index(flag) + 1 < len(argv):
             p = Path(argv[argv.index(flag) + 1])
-            p = p / "model.pt" if p.is_dir() else p
-            if p.is_file():
-                newest = max(newest, p.stat().st_mtime)
+            for f in ([p / name for name in inside] if p.is_dir() else [p]):
+                if f.is_file():
+                    newest = max(newest, f.stat().st_mtime)
     return newest
 
 
 def synthesis_is_current(out_dir: Path, argv: Sequence[str]) -> bool:
-    """Whether ``out_dir`` holds the synthesis of exactly ``synthesize argv`` made after its models last changed."""
+    """Whether ``out_dir`` holds the synthesis of exactly ``synthesize argv`` made after its inputs last changed."""
     record, wav_scp = out_dir / "synth.json", out_dir / "wav.scp"
     if not (record.is_file() and wav_scp.is_file()):
         return False
@@ -123,7 +126,7 @@ def synthesis_is_current(out_dir: Path, argv: Sequence[str]) -> bool:
     except (OSError, ValueError):
         return False
     wanted = " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.synthesize", *argv])
-    return command == wanted and wav_scp.stat().st_mtime > _newest_model(argv)
+    return command == wanted and wav_scp.stat().st_mtime > _newest_input(argv)
 
 
 def run_table(table: Dict[str, Any], readme: Optional[str], judge_backend: str, eval_opts: Sequence[str],
@@ -133,9 +136,12 @@ def run_table(table: Dict[str, Any], readme: Optional[str], judge_backend: str, 
     from speechproc.bin import evaluate_tts, synthesize
 
     if table.get("combine"):
-        from speechproc.bin import combine_data_dir
+        ref, parts = Path(str(table["ref"])), [str(d) for d in table["combine"]]
+        made = (ref / "wav.scp").stat().st_mtime if (ref / "wav.scp").is_file() else None
+        if made is None or any(_newest_input(["--data", d]) > made for d in parts):  # else its synthesis stays current
+            from speechproc.bin import combine_data_dir
 
-        combine_data_dir.main([str(table["ref"]), *[str(d) for d in table["combine"]]])
+            combine_data_dir.main([str(ref), *parts])
     for system in table["systems"]:
         if not system["synthesize"]:
             if not (Path(system["dir"]) / "wav.scp").is_file():
