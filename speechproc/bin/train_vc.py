@@ -99,6 +99,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     method = args.method or ""
     neural = neural_method(method)
+    max_utts = args.max_utts if args.max_utts and args.max_utts > 0 else None  # 0 or less: all
     if args.config and "{method}" in args.config:
         args.config = args.config.replace("{method}", neural[0] if neural else method)
     if neural is not None:
@@ -108,7 +109,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise SpeechprocError(f"method {method}: give its training config (--config conf/vc_{neural[0]}.yaml)")
         if not Path(args.config).is_file():
             raise SpeechprocError(f"--config {args.config}: file not found")
-        n = neural[1] or (args.max_utts if args.max_utts and args.max_utts > 0 else None)
+        n = neural[1] or max_utts
         extra = shlex.split(args.seq2seq_args if neural[0] == "seq2seq" else args.recsynth_args)
         if neural[0] == "seq2seq":
             train_seq2seq(args.config, args.src, args.tgt, args.out_dir, args.dump_dir, init_tts=args.init_tts,
@@ -142,8 +143,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cfg = check_config(cfg)
     command = " ".join(shlex.quote(a) for a in ["python", "-m", "speechproc.bin.train_vc"]
                        + list(sys.argv[1:] if argv is None else argv))
-    train_voice_converter(args.src, args.tgt, out, cfg, command=command,
-                          max_utts=args.max_utts if args.max_utts and args.max_utts > 0 else None)
+    train_voice_converter(args.src, args.tgt, out, cfg, command=command, max_utts=max_utts)
     return 0
 
 

@@ -177,14 +177,9 @@ def log_f0_track(audio: np.ndarray, sample_rate: int, n_frames: int, frame_shift
                  f0_floor: float = 60.0, f0_ceil: float = 700.0) -> np.ndarray:
     """``(n_frames, 2)``: continuous log-F0 (unvoiced frames interpolated between voiced neighbours, held at
     the ends; all unvoiced: 0) and the voicing flag, from WORLD DIO + StoneMask at ``frame_shift_s``."""
-    import pyworld
+    from speechproc.features.pitch import world_f0
 
-    x = np.ascontiguousarray(audio, dtype=np.float64)
-    f0, t = pyworld.dio(x, sample_rate, f0_floor=f0_floor, f0_ceil=f0_ceil, frame_period=1000.0 * frame_shift_s)
-    f0 = pyworld.stonemask(x, f0, t, sample_rate)
-    if len(f0) < n_frames:
-        f0 = np.pad(f0, (0, n_frames - len(f0)))
-    f0 = f0[:n_frames]
+    f0 = world_f0(audio, sample_rate, 1000.0 * frame_shift_s, n_frames, f0_floor, f0_ceil)
     voiced = f0 > 0
     out = np.zeros((n_frames, 2), dtype=np.float32)
     if voiced.any():

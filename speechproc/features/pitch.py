@@ -26,25 +26,32 @@ from speechproc.utils import PathLike, SpeechprocError, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["F0_FLOOR", "F0_CEIL", "frame_f0", "dump_pitch", "load_pitch_stats", "normalize_pitch", "read_pitch_scp"]
+__all__ = ["F0_FLOOR", "F0_CEIL", "world_f0", "frame_f0", "dump_pitch", "load_pitch_stats", "normalize_pitch", "read_pitch_scp"]
 
 F0_FLOOR, F0_CEIL = 50.0, 600.0
 
 
-def frame_f0(wave: np.ndarray, sample_rate: int, hop_length: int, n_frames: int) -> np.ndarray:
-    """F0 (Hz, 0 unvoiced) of ``wave`` at every ``hop_length`` samples, exactly ``n_frames`` values."""
+def world_f0(wave: np.ndarray, sample_rate: int, frame_period_ms: float, n_frames: int, f0_floor: float = F0_FLOOR,
+             f0_ceil: float = F0_CEIL) -> np.ndarray:
+    """WORLD DIO + StoneMask F0 (Hz, float64, 0 unvoiced) every ``frame_period_ms``, zero-padded or cut to exactly
+    ``n_frames`` values: the frame-level F0 of the pitch dumps here and of the content features
+    (:func:`speechproc.features.content.log_f0_track`)."""
     import pyworld
 
+    x = np.ascontiguousarray(wave, dtype=np.float64)
+    f0, t = pyworld.dio(x, sample_rate, f0_floor=f0_floor, f0_ceil=f0_ceil, frame_period=frame_period_ms)
+    f0 = pyworld.stonemask(x, f0, t, sample_rate)
+    if len(f0) < n_frames:
+        f0 = np.pad(f0, (0, n_frames - len(f0)))
+    return f0[:n_frames]
+
+
+def frame_f0(wave: np.ndarray, sample_rate: int, hop_length: int, n_frames: int) -> np.ndarray:
+    """F0 (Hz, float32, 0 unvoiced) of ``wave`` at every ``hop_length`` samples, exactly ``n_frames`` values."""
     x = np.asarray(wave, dtype=np.float64)
     if x.ndim != 1 or x.size == 0:
         raise SpeechprocError(f"frame_f0: expected a non-empty mono waveform, got shape {x.shape}")
-    period_ms = 1000.0 * hop_length / sample_rate
-    f0, t = pyworld.dio(x, sample_rate, f0_floor=F0_FLOOR, f0_ceil=F0_CEIL, frame_period=period_ms)
-    f0 = pyworld.stonemask(x, f0, t, sample_rate)
-    out = np.zeros(n_frames, dtype=np.float32)
-    n = min(n_frames, len(f0))
-    out[:n] = f0[:n]
-    return out
+    return world_f0(x, sample_rate, 1000.0 * hop_length / sample_rate, n_frames).astype(np.float32)
 
 
 def _pitch_part(data_dir: str, dump_dir: str, utts: List[str], sample_rate: int, hop: int,

@@ -67,12 +67,12 @@ def mel_dump(data_dir: PathLike, dump_dir: PathLike, nj: int = 1, force: bool = 
 def content_dump(data_dir: PathLike, dump_dir: PathLike, like: Optional[PathLike], nj: int = 1,
                  force: bool = False) -> Path:
     """The content dump of ``data_dir``: the settings of ``like`` (a recsynth exp dir or content dump), else
-    Whisper tiny.en layer 4 on the default mel grid; made unless it is there, of this data dir and these settings."""
+    the default :class:`ContentConfig` (Whisper tiny.en layer 4 on the default mel grid); made unless it is there,
+    of this data dir and these settings."""
     from speechproc.features.content import ContentConfig, content_config_of, dump_content, load_content_config
-    from speechproc.features.mel import MelConfig
 
     data_dir, dump_dir = Path(data_dir), Path(dump_dir)
-    config = content_config_of(like) if like else ContentConfig.for_mel(MelConfig(), whisper="tiny.en", layer=4)
+    config = content_config_of(like) if like else ContentConfig()
     stale = _stale(data_dir, dump_dir, "content.json", force)
     if not stale and load_content_config(dump_dir) != config:
         logger.info("%s: made with other content settings; made again", dump_dir)
@@ -82,6 +82,17 @@ def content_dump(data_dir: PathLike, dump_dir: PathLike, like: Optional[PathLike
     else:
         logger.info("%s: the content dump of %s is there", dump_dir, data_dir)
     return dump_dir
+
+
+def _starting_model(config: str, key: str, given: Optional[str], what: str, fix: str) -> Optional[str]:
+    """The model file a neural method starts from: ``given``, else the config's ``key``; None for "null" (from
+    scratch); a file that is not there is an error naming it and ``fix``."""
+    value = config_value(config, key) if given is None else given
+    if value in (None, "null"):
+        return None
+    if not Path(value).is_file():
+        raise SpeechprocError(f"{what} {value} not found; {fix}")
+    return value
 
 
 def _train(config: str, overrides: Sequence[str], extra: Sequence[str]) -> None:
@@ -94,11 +105,8 @@ def train_seq2seq(config: str, src: PathLike, tgt: PathLike, out: PathLike, dump
                   init_tts: Optional[str] = None, max_utts: Optional[int] = None, nj: int = 1, force: bool = False,
                   train_args: Sequence[str] = ()) -> Path:
     """Method 2 (see the module docstring); ``init_tts`` None keeps the config's ("null": from scratch)."""
-    if init_tts is None:
-        init_tts = config_value(config, "init_tts")
-    if init_tts not in (None, "null") and not Path(init_tts).is_file():
-        raise SpeechprocError(f"seq2seq: the Tacotron 2 it starts from, {init_tts}, not found; train it "
-                              f"(egs/ljspeech/tts) or give another (--init-tts, null: from scratch)")
+    init_tts = _starting_model(config, "init_tts", init_tts, "seq2seq: the Tacotron 2 it starts from,",
+                               "train it (egs/ljspeech/tts) or give another (--init-tts, null: from scratch)")
     dumps = [mel_dump(d, Path(dump_root) / Path(d).name, nj=nj, force=force) for d in (src, tgt)]
     out = Path(out)
     if force and out.exists():
@@ -122,16 +130,14 @@ def train_recsynth(config: str, tgt: PathLike, out: PathLike, dump_root: PathLik
     ``vocoder_checkpoint``), fine-tuned on the adapted decoder's predictions for ``voc_ft_epochs`` epochs with
     ``voc_config``."""
     tgt = Path(tgt)
-    if init_model is None:
-        init_model = config_value(config, "init_model")
+    init_model = _starting_model(config, "init_model", init_model, "recsynth: pre-trained decoder",
+                                 "run egs/ljspeech_teacher/tts stages 1-3 and 21 first, or give another (--recsynth-init, null: "
+                                 "from scratch)")
     if vocoder is None:
         vocoder = config_value(config, "vocoder_checkpoint")
     if vocoder in ("none", "null", ""):
         vocoder = None
-    if init_model not in (None, "null") and not Path(init_model).is_file():
-        raise SpeechprocError(f"recsynth: pre-trained decoder {init_model} not found; run egs/ljspeech_teacher/tts "
-                              f"stages 1-3 and 21 first, or give another (--init, null: from scratch)")
-    like = str(Path(init_model).parent) if init_model not in (None, "null") else None
+    like = str(Path(init_model).parent) if init_model else None
     mel = mel_dump(tgt, Path(dump_root) / tgt.name, nj=nj, force=force)
     content = content_dump(tgt, Path(dump_root) / f"{tgt.name}_content", like, nj=nj, force=force)
     if vocoder is not None and not (Path(vocoder) / "model.pt").is_file():
